@@ -1,0 +1,288 @@
+"""Authentication: JWT access tokens, API tokens, the token verifier and the ASGI middleware.
+
+Every HTTP route except health, metrics, token issuance, OAuth metadata and the static API page
+needs ``Authorization: Bearer <token>``. A token is either a JWT issued by ``POST /api/auth/token``
+(HS256, ``aud`` and ``iss`` checked, ``alg: none`` refused) or an API token (``gsk_...``) whose
+SHA-256 is looked up in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from mcp.server.auth.middleware.auth_context import auth_context_var
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import AccessToken
+from sqlalchemy import select
+from starlette.authentication import AuthCredentials
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hub.accounts import TOKEN_PREFIX, hash_token, verify_password
+from hub.db import Database
+from hub.db.models import ApiToken, User
+from hub.errors import AuthError
+from hub.principal import ANONYMOUS_ADMIN, Principal, Role
+from hub.settings import Settings
+
+JWT_ALGORITHM = "HS256"
+VERIFY_CACHE_SECONDS = 5.0  # a revoked API token may keep working this long on other replicas
+PRINCIPAL_SCOPE_KEY = "goosuke.principal"
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Create ``path`` with mode 0600 (never readable by others, even for a moment)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+    os.chmod(path, 0o600)
+
+
+def signing_key(settings: Settings) -> str:
+    """The JWT key from settings, else from DATA_DIR/jwt.key, created 0600 on first use."""
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path = settings.data_dir / "jwt.key"
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    write_private_file(path, key)
+    return key
+
+
+class HubTokenVerifier:
+    """Turns a bearer token into a ``Principal``; implements the SDK's ``TokenVerifier`` protocol too."""
+
+    def __init__(self, db: Database, settings: Settings, key: str) -> None:
+        self.db = db
+        self.settings = settings
+        self.key = key
+        self._cache: dict[str, tuple[float, Principal]] = {}
+
+    def issue(self, user: User) -> tuple[str, int]:
+        now = int(time.time())
+        claims = {
+            "sub": user.id,
+            "name": user.username,
+            "role": user.role,
+            "aud": self.settings.jwt_audience,
+            "iss": self.settings.jwt_issuer,
+            "iat": now,
+            "exp": now + self.settings.access_token_ttl,
+            "jti": secrets.token_hex(8),
+        }
+        return jwt.encode(claims, self.key, algorithm=JWT_ALGORITHM), self.settings.access_token_ttl
+
+    async def password_login(self, username: str, password: str) -> tuple[str, int]:
+        async with self.db.session() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+        if user is None or user.disabled or not verify_password(password, user.password_hash):
+            raise AuthError("Wrong username or password, or the user is disabled.")
+        return self.issue(user)
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    async def authenticate(self, token: str) -> Principal:
+        """Raises AuthError with the reason when the token is not acceptable."""
+        cached = self._cache.get(token)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        if token.startswith(TOKEN_PREFIX):
+            principal = await self._api_token(token)
+        else:
+            principal = await self._jwt(token)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[token] = (time.monotonic() + VERIFY_CACHE_SECONDS, principal)
+        return principal
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            return access_token_for(await self.authenticate(token), token)
+        except AuthError:
+            return None
+
+    async def _jwt(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[JWT_ALGORITHM],
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["exp", "sub", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("The access token has expired. Get a new one from POST /api/auth/token.") from None
+        except jwt.InvalidAudienceError:
+            raise AuthError(
+                f"The access token is for another audience; this hub accepts aud={self.settings.jwt_audience!r}."
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise AuthError("The access token was issued by someone else; this hub accepts only its own.") from None
+        except jwt.InvalidAlgorithmError:
+            raise AuthError(f"The access token's algorithm is not allowed; only {JWT_ALGORITHM} is.") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise AuthError(f"The access token lacks the {exc.claim!r} claim.") from None
+        except jwt.PyJWTError:
+            raise AuthError("The bearer token is neither a valid access token nor an API token (gsk_...).") from None
+        async with self.db.session() as session:
+            user = await session.get(User, str(claims["sub"]))
+        if user is None or user.disabled:
+            raise AuthError("The token's user no longer exists or is disabled.")
+        return Principal(
+            subject=user.id, name=user.username, role=Role(user.role), via="jwt", token_id=str(claims.get("jti"))
+        )
+
+    async def _api_token(self, token: str) -> Principal:
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+            if row is None:
+                raise AuthError("Unknown API token. Create one with `goosuke token create`.")
+            if row.revoked_at is not None:
+                raise AuthError("This API token was revoked. Ask an admin for a new one.")
+            if row.expires_at is not None and _aware(row.expires_at) <= now:
+                raise AuthError("This API token has expired. Ask an admin for a new one.")
+            name = row.name
+            if row.user_id:
+                user = await session.get(User, row.user_id)
+                if user is None or user.disabled:
+                    raise AuthError("The user this API token belongs to is disabled.")
+                name = user.username
+            if row.last_used_at is None or (now - _aware(row.last_used_at)).total_seconds() > 60:
+                row.last_used_at = now
+            return Principal(
+                subject=row.user_id or f"token:{row.id}",
+                name=name,
+                role=Role(row.role),
+                via="api_token",
+                token_id=row.id,
+            )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def access_token_for(principal: Principal, token: str) -> AccessToken:
+    return AccessToken(
+        token=token,
+        client_id=principal.name,
+        scopes=[principal.role.value],
+        subject=principal.subject,
+        claims={"role": principal.role.value, "via": principal.via, "token_id": principal.token_id},
+    )
+
+
+def principal_from_access_token(token: AccessToken) -> Principal:
+    claims = token.claims or {}
+    return Principal(
+        subject=token.subject or token.client_id,
+        name=token.client_id,
+        role=Role(claims.get("role", Role.viewer.value)),
+        via=str(claims.get("via", "jwt")),
+        token_id=claims.get("token_id"),
+    )
+
+
+# Paths reachable without a token. Everything else needs one.
+PUBLIC_EXACT = {"/healthz", "/readyz", "/metrics", "/api/auth/token", "/api/docs", "/favicon.ico"}
+PUBLIC_PREFIXES = ("/.well-known/", "/api/docs/")
+MCP_PREFIXES = ("/mcp", "/sse", "/messages")
+
+
+class AuthMiddleware:
+    """Pure ASGI: authenticates the bearer token, refuses protected paths without one.
+
+    MCP paths answer 401 with ``WWW-Authenticate: Bearer ... resource_metadata="..."`` (RFC 9728);
+    the facade answers a JSON problem. On success the request carries the principal in
+    ``scope["goosuke.principal"]`` and the SDK's ``scope["user"]`` / auth context.
+    """
+
+    def __init__(
+        self, app: ASGIApp, verifier: HubTokenVerifier | None, resource_metadata_url: str, enabled: bool = True
+    ) -> None:
+        self.app = app
+        self.verifier = verifier
+        self.metadata_url = resource_metadata_url
+        self.enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        public = path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+        if not self.enabled:
+            await self._proceed(scope, receive, send, ANONYMOUS_ADMIN, "")
+            return
+        token = _bearer(scope)
+        if token is None:
+            if public:
+                await self.app(scope, receive, send)
+            else:
+                await self._refuse(scope, send, "Authentication required: send Authorization: Bearer <token>.")
+            return
+        assert self.verifier is not None
+        try:
+            principal = await self.verifier.authenticate(token)
+        except AuthError as exc:
+            if public:
+                await self.app(scope, receive, send)
+            else:
+                await self._refuse(scope, send, exc.message)
+            return
+        await self._proceed(scope, receive, send, principal, token)
+
+    async def _proceed(self, scope: Scope, receive: Receive, send: Send, principal: Principal, token: str) -> None:
+        user = AuthenticatedUser(access_token_for(principal, token))
+        scope["user"] = user
+        scope["auth"] = AuthCredentials([principal.role.value])
+        scope[PRINCIPAL_SCOPE_KEY] = principal
+        reset = auth_context_var.set(user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth_context_var.reset(reset)
+
+    async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
+        safe = reason.replace('"', "'")
+        challenge = f'Bearer error="invalid_token", error_description="{safe}", resource_metadata="{self.metadata_url}"'
+        body: dict[str, Any]
+        if scope["path"].startswith(MCP_PREFIXES):
+            body, content_type = {"error": "invalid_token", "error_description": reason}, b"application/json"
+        else:
+            body = {"type": "about:blank", "title": "Authentication required", "status": 401, "detail": reason}
+            content_type = b"application/problem+json"
+        payload = json.dumps(body).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", content_type),
+                    (b"content-length", str(len(payload)).encode()),
+                    (b"www-authenticate", challenge.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None

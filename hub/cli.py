@@ -1,0 +1,239 @@
+"""The `goosuke` command: serve, stdio, migrate, user, token, docs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from hub import __version__, accounts
+from hub.db import Database
+from hub.errors import GoosukeError
+from hub.principal import Role
+from hub.settings import Settings
+
+REFERENCE = Path("docs/reference/tools.md")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for key in ("host", "port", "data_dir", "database_url"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides[key] = value
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        fields = "; ".join(f"GOOSUKE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise GoosukeError(f"Invalid settings: {fields}") from None
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from hub.app import create_app
+
+    settings = _settings(args)
+    _logging(settings)
+    settings.check_serving()
+    if settings.auth == "none":
+        logging.getLogger("goosuke").warning(
+            "GOOSUKE_AUTH=none: every local process can call every tool as admin. Use it only for development."
+        )
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=3,
+        lifespan="on",
+    )
+
+
+def cmd_stdio(args: argparse.Namespace) -> None:
+    from hub.app import run_stdio
+
+    settings = _settings(args)
+    _logging(settings)
+    asyncio.run(run_stdio(settings))
+
+
+async def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[None]]) -> None:
+    db = Database(settings.resolved_database_url)
+    try:
+        await db.migrate()
+        await fn(db)
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+
+    async def run() -> None:
+        db = Database(settings.resolved_database_url)
+        try:
+            if args.down:
+                await db.downgrade(args.down)
+            else:
+                await db.migrate(args.revision)
+            print(f"database at revision {await db.current_revision()} (head {db.head_revision()})")
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise GoosukeError("The passwords differ; try again.")
+    return first
+
+
+def cmd_user(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+
+    async def run(db: Database) -> None:
+        async with db.session() as session:
+            if args.action == "add":
+                user = await accounts.create_user(session, args.username, _password(args), Role(args.role), actor="cli")
+                print(f"created user {user.username} ({user.role})")
+            elif args.action == "passwd":
+                await accounts.set_password(session, args.username, _password(args), actor="cli")
+                print(f"password of {args.username} changed")
+            else:
+                for user in await accounts.list_users(session):
+                    state = " (disabled)" if user.disabled else ""
+                    print(f"{user.username}\t{user.role}{state}")
+
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    settings = _settings(args)
+
+    async def run(db: Database) -> None:
+        async with db.session() as session:
+            if args.action == "create":
+                user_id = (await accounts.get_user(session, args.user)).id if args.user else None
+                row, value = await accounts.create_token(
+                    session, args.name, Role(args.role), user_id=user_id, actor="cli"
+                )
+                print(value)
+                print(f"token {row.id} ({row.role}) created; the value above is shown only once", file=sys.stderr)
+            elif args.action == "revoke":
+                await accounts.revoke_token(session, args.id, actor="cli")
+                print(f"token {args.id} revoked")
+            else:
+                for row in await accounts.list_tokens(session):
+                    state = "revoked" if row.revoked_at else "active"
+                    print(f"{row.id}\t{row.name}\t{row.role}\t{row.prefix}...\t{state}")
+
+    asyncio.run(_with_db(settings, run))
+
+
+def cmd_docs(args: argparse.Namespace) -> None:
+    from hub.reference import render_tools
+    from hub.registry import Registry
+
+    text = render_tools(Registry.discover())
+    target = Path(args.output)
+    if args.check:
+        if not target.exists() or target.read_text() != text:
+            raise GoosukeError(f"{target} is stale: run `goosuke docs` and commit the result.")
+        print(f"{target} is up to date")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    print(f"wrote {target}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="goosuke", description="Goosuke: an MCP-native automation hub.")
+    p.add_argument("--version", action="version", version=f"goosuke {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--data-dir", dest="data_dir", help="overrides GOOSUKE_DATA_DIR")
+        sp.add_argument("--database-url", dest="database_url", help="overrides GOOSUKE_DATABASE_URL")
+
+    serve = sub.add_parser("serve", help="serve MCP (Streamable HTTP, SSE) and the HTTP facade")
+    serve.add_argument("--host", help="default 127.0.0.1 (GOOSUKE_HOST)")
+    serve.add_argument("--port", type=int, help="default 8765 (GOOSUKE_PORT)")
+    common(serve)
+    serve.set_defaults(fn=cmd_serve)
+
+    stdio = sub.add_parser("stdio", help="serve MCP over stdin/stdout (for Goose, Claude Desktop)")
+    common(stdio)
+    stdio.set_defaults(fn=cmd_stdio)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--down", help="downgrade to this revision instead (e.g. base)")
+    common(migrate)
+    migrate.set_defaults(fn=cmd_migrate)
+
+    user = sub.add_parser("user", help="manage users")
+    user_sub = user.add_subparsers(dest="action", required=True)
+    add = user_sub.add_parser("add")
+    add.add_argument("username")
+    add.add_argument("--role", choices=[r.value for r in Role], default="viewer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    passwd = user_sub.add_parser("passwd")
+    passwd.add_argument("username")
+    passwd.add_argument("--password-stdin", action="store_true")
+    user_sub.add_parser("list")
+    for sp in (add, passwd, user):
+        common(sp)
+    user.set_defaults(fn=cmd_user)
+
+    token = sub.add_parser("token", help="manage API tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create")
+    create.add_argument("name")
+    create.add_argument("--role", choices=[r.value for r in Role], default="viewer")
+    create.add_argument("--user", help="tie the token to this user")
+    revoke = token_sub.add_parser("revoke")
+    revoke.add_argument("id")
+    token_sub.add_parser("list")
+    for sp in (create, revoke, token):
+        common(sp)
+    token.set_defaults(fn=cmd_token)
+
+    docs = sub.add_parser("docs", help="generate docs/reference/tools.md from the registry")
+    docs.add_argument("--output", default=str(REFERENCE))
+    docs.add_argument("--check", action="store_true", help="fail when the file is stale")
+    docs.set_defaults(fn=cmd_docs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except GoosukeError as exc:
+        print(f"goosuke: {exc.message}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Pure-ASGI middleware: request metrics, the body-size limit, open-SSE-stream accounting."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.metrics import Metrics
+
+ROUTE_LABELS = (
+    "/mcp",
+    "/sse",
+    "/messages",
+    "/api/tools",
+    "/api/resources",
+    "/api/auth",
+    "/api/openapi.json",
+    "/api/docs",
+    "/hooks",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/.well-known",
+)
+
+
+def route_label(path: str) -> str:
+    for prefix in ROUTE_LABELS:
+        if path == prefix or path.startswith(prefix + "/") or path.startswith(prefix + "?"):
+            return prefix
+    return "other"
+
+
+class MetricsMiddleware:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        label = route_label(scope["path"])
+        status = 500
+        started = time.perf_counter()
+        sse = label == "/sse" and scope["method"] == "GET"
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if sse and status == 200:
+                    self.metrics.sse_sessions.inc()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if sse and status == 200:
+                self.metrics.sse_sessions.dec()
+            self.metrics.http_requests.labels(method=scope["method"], route=label, status=str(status)).inc()
+            if not sse:
+                self.metrics.http_seconds.labels(route=label).observe(time.perf_counter() - started)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over ``limit`` bytes with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    announced = 0
+                if announced > self.limit:
+                    await self._refuse(send)
+                    return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Payload too large",
+                "status": 413,
+                "detail": f"The request body exceeds {self.limit} bytes (GOOSUKE_MAX_BODY_BYTES). Send less.",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

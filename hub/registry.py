@@ -1,0 +1,319 @@
+"""The registry: every capability is declared once and served by MCP and the HTTP facade alike.
+
+A module (built-in or plugin) exposes ``plugin = Plugin("name")`` and declares on it:
+
+- tools: ``@plugin.tool(role=Role.operator)`` on ``async def fn(call: Call, args: InModel) -> OutModel``;
+- resources: ``@plugin.resource("goosuke://things/{name}")`` on ``async def fn(call: Call, name: str)``;
+- server hooks: ``@plugin.on_server`` on ``def fn(server)`` to add raw MCP features;
+- start-up hooks: ``@plugin.on_startup`` on ``async def fn(app)`` (seed data, start services).
+
+``Registry.discover`` imports the built-in packages' modules and the modules named in
+``GOOSUKE_PLUGINS`` through the same door, so a plugin is as capable as a built-in.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+import time
+import typing
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from hub.errors import ConfigError, InvalidArguments, NotFound, PermissionDenied, describe_validation_errors
+from hub.principal import Principal, Role
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
+
+    from hub.context import AppContext
+
+# Packages whose modules are discovered and loaded like plugins (never imported by name).
+BUILTIN_PACKAGES: tuple[str, ...] = ("tools", "resources", "agents")
+TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+ToolFn = Callable[["Call", Any], Awaitable[BaseModel]]
+ResourceFn = Callable[..., Awaitable[BaseModel | str | bytes]]
+ServerHook = Callable[[Any], None]
+StartupHook = Callable[["AppContext"], AbstractAsyncContextManager[None] | Awaitable[None]]
+
+
+@dataclass
+class Call:
+    """What a tool function gets besides its arguments: who calls, the app, the MCP context."""
+
+    principal: Principal
+    app: AppContext
+    via: str = "mcp"
+    mcp: Context[Any, Any] | None = None
+
+    async def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Send an MCP progress notification when the caller asked for them; no-op otherwise."""
+        if self.mcp is not None:
+            try:
+                await self.mcp.report_progress(done, total, message)
+            except Exception:  # the client may have gone; progress is best effort
+                pass
+
+    def require(self, role: Role) -> None:
+        if not self.principal.role.allows(role):
+            raise PermissionDenied(
+                f"This needs the {role.value} role; you are {self.principal.role.value}. Ask an admin."
+            )
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    fn: ToolFn
+    input_model: type[BaseModel]
+    output_model: type[BaseModel]
+    description: str
+    role: Role
+    title: str | None
+    read_only: bool
+    destructive: bool
+    plugin: str
+
+
+@dataclass(frozen=True)
+class ResourceSpec:
+    uri: str
+    fn: ResourceFn
+    name: str
+    description: str
+    mime_type: str
+    role: Role
+    plugin: str
+
+    @property
+    def is_template(self) -> bool:
+        return "{" in self.uri
+
+    def match(self, uri: str) -> dict[str, str] | None:
+        pattern = "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.uri)) + "$"
+        found = re.match(pattern, uri)
+        return found.groupdict() if found else None
+
+
+def _models_of(fn: Callable[..., Any], name: str) -> tuple[type[BaseModel], type[BaseModel]]:
+    hints = typing.get_type_hints(fn)
+    params = list(inspect.signature(fn).parameters)
+    if len(params) != 2:
+        raise ConfigError(f"Tool {name!r} must take exactly (call: Call, args: InputModel); it takes {params}.")
+    input_model = hints.get(params[1])
+    output_model = hints.get("return")
+    for label, model in (("argument", input_model), ("return", output_model)):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise ConfigError(f"Tool {name!r}: the {label} type must be a pydantic model, not {model!r}.")
+    return input_model, output_model  # type: ignore[return-value]
+
+
+class Plugin:
+    """A set of declarations from one module. See the module docstring."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.tools: list[ToolSpec] = []
+        self.resources: list[ResourceSpec] = []
+        self.server_hooks: list[ServerHook] = []
+        self.startup_hooks: list[StartupHook] = []
+
+    def tool(
+        self,
+        name: str | None = None,
+        *,
+        role: Role = Role.viewer,
+        title: str | None = None,
+        read_only: bool = False,
+        destructive: bool = False,
+    ) -> Callable[[ToolFn], ToolFn]:
+        """Declare a tool. Its docstring is the description clients show to the model."""
+        if callable(name):
+            raise ConfigError("Use @plugin.tool() with parentheses: the decorator was not called.")
+
+        def decorator(fn: ToolFn) -> ToolFn:
+            tool_name = name or fn.__name__
+            if not TOOL_NAME.match(tool_name):
+                raise ConfigError(f"Tool name {tool_name!r} must be lowercase snake_case, at most 64 characters.")
+            if not inspect.iscoroutinefunction(fn):
+                raise ConfigError(f"Tool {tool_name!r} must be an async function.")
+            description = inspect.cleandoc(fn.__doc__ or "")
+            if not description:
+                raise ConfigError(f"Tool {tool_name!r} needs a docstring: it is the description clients see.")
+            input_model, output_model = _models_of(fn, tool_name)
+            self.tools.append(
+                ToolSpec(
+                    tool_name,
+                    fn,
+                    input_model,
+                    output_model,
+                    description,
+                    role,
+                    title,
+                    read_only,
+                    destructive,
+                    self.name,
+                )
+            )
+            return fn
+
+        return decorator
+
+    def resource(
+        self, uri: str, *, name: str | None = None, mime_type: str = "application/json", role: Role = Role.viewer
+    ) -> Callable[[ResourceFn], ResourceFn]:
+        """Declare a resource or resource template (``{var}`` in the URI become keyword arguments)."""
+
+        def decorator(fn: ResourceFn) -> ResourceFn:
+            description = inspect.cleandoc(fn.__doc__ or "")
+            self.resources.append(ResourceSpec(uri, fn, name or fn.__name__, description, mime_type, role, self.name))
+            return fn
+
+        return decorator
+
+    def on_server(self, fn: ServerHook) -> ServerHook:
+        """Register ``fn(server)``, called with the MCPServer right after the hub built it."""
+        self.server_hooks.append(fn)
+        return fn
+
+    def on_startup(self, fn: StartupHook) -> StartupHook:
+        """Register ``fn(app)``, awaited (or entered, if it is a context manager) in the app lifespan."""
+        self.startup_hooks.append(fn)
+        return fn
+
+
+@dataclass
+class Registry:
+    tools: dict[str, ToolSpec] = field(default_factory=dict)
+    resources: list[ResourceSpec] = field(default_factory=list)
+    server_hooks: list[ServerHook] = field(default_factory=list)
+    startup_hooks: list[StartupHook] = field(default_factory=list)
+    plugins: list[str] = field(default_factory=list)
+
+    @classmethod
+    def discover(cls, extra_modules: Iterable[str] = ()) -> Registry:
+        """Load every module of the built-in packages, then the named plugin modules."""
+        registry = cls()
+        for package in BUILTIN_PACKAGES:
+            for module in builtin_modules(package):
+                registry.load(module, required=False)
+        for module in extra_modules:
+            registry.load(module)
+        return registry
+
+    def load(self, module_name: str, *, required: bool = True) -> None:
+        """Import a module and add its ``plugin``.
+
+        Raises:
+            ConfigError: the module cannot be imported or has no ``plugin = Plugin(...)``.
+        """
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"Cannot import plugin module {module_name!r} ({exc}). Check GOOSUKE_PLUGINS and that the "
+                "module is on the Python path."
+            ) from exc
+        plugin = getattr(module, "plugin", None)
+        if plugin is None and not required:
+            return
+        if not isinstance(plugin, Plugin):
+            raise ConfigError(f"Module {module_name!r} must define `plugin = Plugin(...)` to be loaded.")
+        self.add(plugin)
+
+    def add(self, plugin: Plugin) -> None:
+        if plugin.name in self.plugins:
+            return
+        for spec in plugin.tools:
+            if spec.name in self.tools:
+                other = self.tools[spec.name].plugin
+                raise ConfigError(f"Tool {spec.name!r} is declared by both {other!r} and {plugin.name!r}.")
+            self.tools[spec.name] = spec
+        self.resources.extend(plugin.resources)
+        self.server_hooks.extend(plugin.server_hooks)
+        self.startup_hooks.extend(plugin.startup_hooks)
+        self.plugins.append(plugin.name)
+
+    # -- calling ------------------------------------------------------------------
+
+    def tool(self, name: str) -> ToolSpec:
+        spec = self.tools.get(name)
+        if spec is None:
+            raise NotFound(f"Unknown tool {name!r}. List the tools with tools/list or GET /api/tools.")
+        return spec
+
+    async def call_tool(self, name: str, arguments: Any, call: Call) -> BaseModel:
+        """Check the role, validate the arguments, run the tool and record metrics.
+
+        Raises:
+            NotFound: unknown tool.
+            PermissionDenied: the caller's role is too low.
+            InvalidArguments: the arguments do not fit the input model.
+            GoosukeError: whatever the tool raises on purpose.
+        """
+        spec = self.tool(name)
+        metrics = call.app.metrics
+        started = time.perf_counter()
+        outcome = "error"
+        try:
+            if not call.principal.role.allows(spec.role):
+                outcome = "denied"
+                raise PermissionDenied(
+                    f"Tool {name!r} needs the {spec.role.value} role; you are {call.principal.role.value}. "
+                    "Ask an admin for a token with that role."
+                )
+            if arguments is None:
+                arguments = {}
+            if not isinstance(arguments, dict):
+                outcome = "invalid"
+                raise InvalidArguments(
+                    f"Arguments of {name!r} must be a JSON object, not {type(arguments).__name__}.",
+                    errors=[{"field": "(body)", "message": "expected an object", "type": "dict_type"}],
+                )
+            try:
+                args = spec.input_model.model_validate(arguments)
+            except ValidationError as exc:
+                outcome = "invalid"
+                details = describe_validation_errors(exc.errors())
+                fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+                raise InvalidArguments(
+                    f"Invalid arguments for {name!r}: {fields}. See the tool's input schema.", errors=details
+                ) from None
+            result = await spec.fn(call, args)
+            outcome = "ok"
+            return result
+        finally:
+            metrics.tool_calls.labels(tool=name, outcome=outcome, via=call.via).inc()
+            metrics.tool_seconds.labels(tool=name).observe(time.perf_counter() - started)
+
+    def find_resource(self, uri: str) -> tuple[ResourceSpec, dict[str, str]]:
+        for spec in self.resources:
+            params = {} if spec.uri == uri else spec.match(uri) if spec.is_template else None
+            if params is not None:
+                return spec, params
+        raise NotFound(f"Unknown resource {uri!r}. List resources with resources/list or GET /api/resources.")
+
+    async def read_resource(self, uri: str, call: Call) -> tuple[ResourceSpec, str | bytes]:
+        spec, params = self.find_resource(uri)
+        call.require(spec.role)
+        value = await spec.fn(call, **params)
+        if isinstance(value, BaseModel):
+            return spec, value.model_dump_json(indent=2)
+        return spec, value
+
+
+def builtin_modules(package: str) -> list[str]:
+    try:
+        pkg = importlib.import_module(package)
+    except ImportError:
+        return []
+    return sorted(
+        f"{package}.{info.name}" for info in pkgutil.iter_modules(pkg.__path__) if not info.name.startswith("_")
+    )

@@ -1,0 +1,213 @@
+"""The one MCPServer: registry tools and resources, subscriptions, and the stdio runner."""
+
+from __future__ import annotations
+
+import json
+import logging
+import weakref
+from typing import Any
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ToolsListChanged
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    INVALID_PARAMS,
+    CallToolResult,
+    EmptyResult,
+    SetLevelRequestParams,
+    SubscribeRequestParams,
+    TextContent,
+    ToolAnnotations,
+    UnsubscribeRequestParams,
+)
+from mcp_types import Resource as MCPResource
+from mcp_types import ResourceTemplate as MCPResourceTemplate
+from mcp_types import Tool as MCPTool
+
+from hub import __version__
+from hub.auth import PRINCIPAL_SCOPE_KEY, principal_from_access_token
+from hub.context import AppContext
+from hub.errors import GoosukeError, NotFound
+from hub.principal import Principal
+from hub.registry import Call
+
+logger = logging.getLogger("goosuke.server")
+
+INSTRUCTIONS = (
+    "Goosuke is an automation hub: everything is a tool. Call hub_info for what this hub offers, "
+    "whoami for your role. Templates, executions, extensions, secrets, Discord and triggers are "
+    "managed through tools whose names start with their domain."
+)
+
+
+class HubServer(MCPServer[Any]):
+    """An MCPServer whose tools and resources come from the registry (plus raw plugin additions)."""
+
+    def __init__(self, app: AppContext, default_principal: Principal) -> None:
+        self.bus = InMemorySubscriptionBus()
+        super().__init__(
+            "goosuke",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            subscriptions=self.bus,
+            log_level=app.settings.log_level,
+        )
+        self.app = app
+        self.default_principal = default_principal
+        # resources/subscribe on the 2025 protocol: uri -> sessions (weak, so closed sessions vanish)
+        self._legacy_subscribers: dict[str, weakref.WeakSet[Any]] = {}
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        low = self._lowlevel_server
+        low.add_request_handler("resources/subscribe", SubscribeRequestParams, self._subscribe)
+        low.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, self._unsubscribe)
+        low.add_request_handler("logging/setLevel", SetLevelRequestParams, self._set_level)
+        low.middleware.append(self._remember_session)
+        for hook in app.registry.server_hooks:
+            hook(self)
+
+    # -- who is calling -----------------------------------------------------------------
+
+    def principal_of(self, context: Context[Any, Any] | None) -> Principal:
+        request = None
+        if context is not None:
+            try:
+                request = context.request_context.request
+            except (ValueError, AttributeError):
+                request = None
+        scope = getattr(request, "scope", None)
+        if isinstance(scope, dict) and PRINCIPAL_SCOPE_KEY in scope:
+            return scope[PRINCIPAL_SCOPE_KEY]  # type: ignore[no-any-return]
+        token = get_access_token()
+        if token is not None:
+            return principal_from_access_token(token)
+        return self.default_principal
+
+    # -- tools -------------------------------------------------------------------------
+
+    async def list_tools(self) -> list[MCPTool]:
+        tools = await super().list_tools()
+        for spec in self.app.registry.tools.values():
+            tools.append(
+                MCPTool(
+                    name=spec.name,
+                    title=spec.title,
+                    description=spec.description,
+                    input_schema=spec.input_model.model_json_schema(),
+                    output_schema=spec.output_model.model_json_schema(mode="serialization"),
+                    annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=spec.destructive),
+                    _meta={"goosuke/role": spec.role.value},
+                )
+            )
+        return tools
+
+    def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        spec = self.app.registry.tools.get(name)
+        if spec is not None:
+            return spec.input_model.model_json_schema()
+        return super()._tool_input_schema(name)
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
+        registry = self.app.registry
+        if name not in registry.tools:
+            if self._tool_manager.get_tool(name) is None:
+                raise MCPError(
+                    code=INVALID_PARAMS,
+                    message=f"Unknown tool {name!r}. Call tools/list to see the tools this hub offers.",
+                    data={"tool": name},
+                )
+            return await super().call_tool(name, arguments, context)
+        call = Call(principal=self.principal_of(context), app=self.app, via="mcp", mcp=context)
+        try:
+            result = await registry.call_tool(name, arguments, call)
+        except GoosukeError as exc:
+            return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+        except Exception:
+            logger.exception("Tool %r crashed", name)
+            return CallToolResult(
+                content=[TextContent(type="text", text=f"Tool {name!r} failed unexpectedly; the hub log has details.")],
+                is_error=True,
+            )
+        data = result.model_dump(mode="json")
+        return CallToolResult(content=[TextContent(type="text", text=json.dumps(data))], structured_content=data)
+
+    # -- resources ---------------------------------------------------------------------
+
+    async def list_resources(self) -> list[MCPResource]:
+        resources = await super().list_resources()
+        for spec in self.app.registry.resources:
+            if not spec.is_template:
+                resources.append(
+                    MCPResource(uri=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)
+                )
+        return resources
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        templates = await super().list_resource_templates()
+        for spec in self.app.registry.resources:
+            if spec.is_template:
+                templates.append(
+                    MCPResourceTemplate(
+                        uri_template=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type
+                    )
+                )
+        return templates
+
+    async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
+        registry = self.app.registry
+        try:
+            registry.find_resource(str(uri))
+        except NotFound:
+            return await super().read_resource(uri, context)
+        call = Call(principal=self.principal_of(context), app=self.app, via="mcp", mcp=context)
+        try:
+            spec, content = await registry.read_resource(str(uri), call)
+        except NotFound as exc:
+            raise ResourceNotFoundError(exc.message) from None
+        except GoosukeError as exc:
+            raise ResourceError(exc.message) from None
+        return [ReadResourceContents(content=content, mime_type=spec.mime_type)]
+
+    # -- notifications -------------------------------------------------------------------
+
+    async def _remember_session(self, ctx: Any, call_next: Any) -> Any:
+        session = getattr(ctx, "session", None)
+        if session is not None:
+            try:
+                self._sessions.add(session)
+            except TypeError:
+                pass
+        return await call_next(ctx)
+
+    async def _subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
+        self._legacy_subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(ctx.session)
+        return EmptyResult()
+
+    async def _unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
+        subscribers = self._legacy_subscribers.get(str(params.uri))
+        if subscribers is not None:
+            subscribers.discard(ctx.session)
+        return EmptyResult()
+
+    async def _set_level(self, ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
+        return EmptyResult()
+
+    async def notify_resource_updated(self, uri: str) -> None:
+        """Tell every subscriber of ``uri`` that it changed, on both protocol eras."""
+        await self.bus.publish(ResourceUpdated(uri=uri))
+        for session in list(self._legacy_subscribers.get(uri, ())):
+            try:
+                await session.send_resource_updated(uri)
+            except Exception:  # a closed session: forget it
+                self._legacy_subscribers[uri].discard(session)
+
+    async def notify_tools_changed(self) -> None:
+        await self.bus.publish(ToolsListChanged())
+        for session in list(self._sessions):
+            try:
+                await session.send_tool_list_changed()
+            except Exception:
+                self._sessions.discard(session)
