@@ -30,7 +30,7 @@ from hub.facade import Facade, problem
 from hub.metrics import Metrics
 from hub.middleware import BodyLimitMiddleware, MetricsMiddleware
 from hub.principal import ANONYMOUS_ADMIN, LOCAL_OWNER, Role
-from hub.registry import Registry
+from hub.registry import Registry, RouteSpec
 from hub.server import HubServer
 from hub.settings import Settings
 
@@ -174,7 +174,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         *streamable.routes,
         *sse.routes,
         *Facade(app).routes(),
-        *app.services.get("routes", []),
+        *(_plugin_route(spec, app) for spec in app.registry.routes),
     ]
 
     @asynccontextmanager
@@ -195,6 +195,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         return problem(500, "Internal error", "The hub hit an unexpected error; its log has details.")
 
     metadata_url = str(build_resource_metadata_url(resource_url))
+    public_routes = [Route(spec.path, _noop) for spec in app.registry.routes if spec.public]
     starlette = Starlette(
         routes=routes,
         middleware=[
@@ -205,6 +206,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                 verifier=app.verifier,
                 resource_metadata_url=metadata_url,
                 enabled=settings.auth == "token",
+                public_routes=public_routes,
             ),
         ],
         exception_handlers={404: not_found, 405: not_found, HTTPException: not_found, 500: server_error},
@@ -212,6 +214,17 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     )
     starlette.state.goosuke = app
     return starlette
+
+
+def _plugin_route(spec: RouteSpec, app: AppContext) -> Route:
+    async def endpoint(request: Request) -> Response:
+        return await spec.fn(request, app)  # type: ignore[no-any-return]
+
+    return Route(spec.path, endpoint, methods=list(spec.methods))
+
+
+async def _noop(request: Request) -> Response:  # pragma: no cover - only used for path matching
+    return Response()
 
 
 async def run_stdio(settings: Settings) -> None:

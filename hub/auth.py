@@ -22,6 +22,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from sqlalchemy import select
 from starlette.authentication import AuthCredentials
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.accounts import TOKEN_PREFIX, hash_token, verify_password
@@ -209,9 +210,15 @@ class AuthMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, verifier: HubTokenVerifier | None, resource_metadata_url: str, enabled: bool = True
+        self,
+        app: ASGIApp,
+        verifier: HubTokenVerifier | None,
+        resource_metadata_url: str,
+        enabled: bool = True,
+        public_routes: list[Route] | None = None,
     ) -> None:
         self.app = app
+        self.public_routes = public_routes or []
         self.verifier = verifier
         self.metadata_url = resource_metadata_url
         self.enabled = enabled
@@ -221,7 +228,11 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        public = path in PUBLIC_EXACT or path.startswith(PUBLIC_PREFIXES)
+        public = (
+            path in PUBLIC_EXACT
+            or path.startswith(PUBLIC_PREFIXES)
+            or any(route.matches(scope)[0] == Match.FULL for route in self.public_routes)
+        )
         if not self.enabled:
             await self._proceed(scope, receive, send, ANONYMOUS_ADMIN, "")
             return

@@ -185,7 +185,7 @@ def parser() -> argparse.ArgumentParser:
     stdio.set_defaults(fn=cmd_stdio)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
-    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--revision", default="heads")
     migrate.add_argument("--down", help="downgrade to this revision instead (e.g. base)")
     common(migrate)
     migrate.set_defaults(fn=cmd_migrate)

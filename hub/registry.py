@@ -5,7 +5,11 @@ A module (built-in or plugin) exposes ``plugin = Plugin("name")`` and declares o
 - tools: ``@plugin.tool(role=Role.operator)`` on ``async def fn(call: Call, args: InModel) -> OutModel``;
 - resources: ``@plugin.resource("goosuke://things/{name}")`` on ``async def fn(call: Call, name: str)``;
 - server hooks: ``@plugin.on_server`` on ``def fn(server)`` to add raw MCP features;
-- start-up hooks: ``@plugin.on_startup`` on ``async def fn(app)`` (seed data, start services).
+- start-up hooks: ``@plugin.on_startup`` on ``async def fn(app)`` (seed data, start services);
+- HTTP routes: ``@plugin.route("/hooks/{slug}", methods=["POST"], public=True)`` on
+  ``async def fn(request, app) -> Response`` (``public`` routes skip the bearer check);
+- providers: ``plugin.provide("agent", "goose", GooseAgent)``, a named object of a kind that a
+  hub service looks up (agents for the engine, prompt sources for the MCP server, ...).
 
 ``Registry.discover`` imports the built-in packages' modules and the modules named in
 ``GOOSUKE_PLUGINS`` through the same door, so a plugin is as capable as a built-in.
@@ -42,6 +46,16 @@ ToolFn = Callable[["Call", Any], Awaitable[BaseModel]]
 ResourceFn = Callable[..., Awaitable[BaseModel | str | bytes]]
 ServerHook = Callable[[Any], None]
 StartupHook = Callable[["AppContext"], AbstractAsyncContextManager[None] | Awaitable[None]]
+RouteFn = Callable[[Any, "AppContext"], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    path: str
+    fn: RouteFn
+    methods: tuple[str, ...]
+    public: bool
+    plugin: str
 
 
 @dataclass
@@ -124,6 +138,8 @@ class Plugin:
         self.resources: list[ResourceSpec] = []
         self.server_hooks: list[ServerHook] = []
         self.startup_hooks: list[StartupHook] = []
+        self.routes: list[RouteSpec] = []
+        self.providers: list[tuple[str, str, Any]] = []
 
     def tool(
         self,
@@ -188,6 +204,22 @@ class Plugin:
         self.startup_hooks.append(fn)
         return fn
 
+    def route(
+        self, path: str, *, methods: Iterable[str] = ("GET",), public: bool = False
+    ) -> Callable[[RouteFn], RouteFn]:
+        """Declare an HTTP route of ``goosuke serve``; ``public`` routes authenticate themselves."""
+
+        def decorator(fn: RouteFn) -> RouteFn:
+            self.routes.append(RouteSpec(path, fn, tuple(methods), public, self.name))
+            return fn
+
+        return decorator
+
+    def provide(self, kind: str, name: str, obj: Any) -> Any:
+        """Offer ``obj`` as the ``name`` of ``kind`` (e.g. an agent backend); returns ``obj``."""
+        self.providers.append((kind, name, obj))
+        return obj
+
 
 @dataclass
 class Registry:
@@ -195,6 +227,8 @@ class Registry:
     resources: list[ResourceSpec] = field(default_factory=list)
     server_hooks: list[ServerHook] = field(default_factory=list)
     startup_hooks: list[StartupHook] = field(default_factory=list)
+    routes: list[RouteSpec] = field(default_factory=list)
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
 
     @classmethod
@@ -239,7 +273,17 @@ class Registry:
         self.resources.extend(plugin.resources)
         self.server_hooks.extend(plugin.server_hooks)
         self.startup_hooks.extend(plugin.startup_hooks)
+        self.routes.extend(plugin.routes)
+        for kind, name, obj in plugin.providers:
+            named = self.providers.setdefault(kind, {})
+            if name in named:
+                raise ConfigError(f"Two plugins provide {kind} {name!r}; the second is {plugin.name!r}.")
+            named[name] = obj
         self.plugins.append(plugin.name)
+
+    def provided(self, kind: str) -> dict[str, Any]:
+        """Everything provided under ``kind``, by name (empty when nothing is)."""
+        return self.providers.get(kind, {})
 
     # -- calling ------------------------------------------------------------------
 

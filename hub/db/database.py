@@ -53,7 +53,7 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def migrate(self, revision: str = "head") -> None:
+    async def migrate(self, revision: str = "heads") -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_alembic, "upgrade", revision)
 
@@ -61,16 +61,25 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.run_sync(_run_alembic, "downgrade", revision)
 
-    async def current_revision(self) -> str | None:
+    async def current_revisions(self) -> set[str]:
         async with self.engine.connect() as conn:
-            return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+            return set(await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_heads()))
 
     @staticmethod
-    def head_revision() -> str | None:
-        return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    def head_revisions() -> set[str]:
+        return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+    async def current_revision(self) -> str | None:
+        """The applied revision(s), comma separated, or None on an empty database."""
+        revisions = await self.current_revisions()
+        return ",".join(sorted(revisions)) or None
+
+    @classmethod
+    def head_revision(cls) -> str:
+        return ",".join(sorted(cls.head_revisions()))
 
     async def is_current(self) -> bool:
-        return await self.current_revision() == self.head_revision()
+        return await self.current_revisions() == self.head_revisions()
 
     async def dispose(self) -> None:
         await self.engine.dispose()

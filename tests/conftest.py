@@ -1,0 +1,144 @@
+"""Shared fixtures: a database per test (SQLite, and PostgreSQL when GOOSUKE_TEST_POSTGRES_URL is set),
+settings built from it, the hub served in process, and the hub served by uvicorn on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx2
+import pytest
+import uvicorn
+
+from hub import accounts
+from hub.app import create_app
+from hub.principal import Role
+from hub.settings import Settings
+
+POSTGRES_URL = os.environ.get("GOOSUKE_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    assert POSTGRES_URL
+    name = f"gsk_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_pg_dsn(POSTGRES_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = _pg_dsn(POSTGRES_URL).rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+    finally:
+        admin = await asyncpg.connect(_pg_dsn(POSTGRES_URL))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'goosuke.db'}"
+    else:
+        async with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, port: int) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, port=port, jwt_secret="test-signing-key",
+                    sse_ping_interval=0.2)
+
+
+@asynccontextmanager
+async def serve(app: Any, port: int) -> AsyncIterator[str]:
+    """Serve an ASGI app with uvicorn on 127.0.0.1:port inside the running event loop."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                            timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class LiveHub:
+    """A hub served on a real socket, with an admin token and helpers to make more principals."""
+
+    def __init__(self, url: str, app: Any, admin_token: str) -> None:
+        self.url = url
+        self.app = app
+        self.admin_token = admin_token
+
+    @property
+    def context(self) -> Any:
+        return self.app.state.goosuke
+
+    def http(self, token: str | None = None, **kwargs: Any) -> httpx2.AsyncClient:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    async def token(self, role: Role, name: str | None = None) -> str:
+        async with self.context.db.session() as session:
+            _, value = await accounts.create_token(session, name or f"{role.value}-token", role)
+        return value
+
+
+@pytest.fixture
+async def live_hub(settings: Settings) -> AsyncIterator[LiveHub]:
+    app = create_app(settings)
+    async with serve(app, settings.port) as url:
+        token = (settings.data_dir / "admin.token").read_text().strip()
+        yield LiveHub(url, app, token)
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOOSUKE_")}
+    env["GOOSUKE_DATA_DIR"] = str(tmp_path / "cli-data")
+    yield env
