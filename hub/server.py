@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from typing import Any
+from typing import Any, Protocol
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import ServerRequestContext
@@ -18,12 +18,14 @@ from mcp_types import (
     INVALID_PARAMS,
     CallToolResult,
     EmptyResult,
+    GetPromptResult,
     SetLevelRequestParams,
     SubscribeRequestParams,
     TextContent,
     ToolAnnotations,
     UnsubscribeRequestParams,
 )
+from mcp_types import Prompt as MCPPrompt
 from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
@@ -42,6 +44,18 @@ INSTRUCTIONS = (
     "whoami for your role. Templates, executions, extensions, secrets, Discord and triggers are "
     "managed through tools whose names start with their domain."
 )
+
+
+class PromptSource(Protocol):
+    """A provider of kind ``prompts``: MCP prompts computed at request time (e.g. from templates)."""
+
+    async def list_prompts(self, app: AppContext) -> list[MCPPrompt]: ...
+
+    async def get_prompt(
+        self, app: AppContext, principal: Principal, name: str, arguments: dict[str, str]
+    ) -> GetPromptResult | None:
+        """The rendered prompt, or None when this source has no prompt of that name."""
+        ...
 
 
 class HubServer(MCPServer[Any]):
@@ -170,6 +184,30 @@ class HubServer(MCPServer[Any]):
         except GoosukeError as exc:
             raise ResourceError(exc.message) from None
         return [ReadResourceContents(content=content, mime_type=spec.mime_type)]
+
+    # -- prompts ---------------------------------------------------------------------------
+
+    def _prompt_sources(self) -> list[PromptSource]:
+        return list(self.app.registry.provided("prompts").values())
+
+    async def list_prompts(self) -> list[MCPPrompt]:
+        prompts = await super().list_prompts()
+        for source in self._prompt_sources():
+            prompts.extend(await source.list_prompts(self.app))
+        return prompts
+
+    async def get_prompt(
+        self, name: str, arguments: dict[str, Any] | None = None, context: Context[Any, Any] | None = None
+    ) -> Any:
+        principal = self.principal_of(context)
+        for source in self._prompt_sources():
+            try:
+                result = await source.get_prompt(self.app, principal, name, dict(arguments or {}))
+            except GoosukeError as exc:
+                raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
+            if result is not None:
+                return result
+        return await super().get_prompt(name, arguments, context)
 
     # -- notifications -------------------------------------------------------------------
 
