@@ -4,6 +4,7 @@
     ├── ConfigError                 a setting is missing or wrong (raised at start-up)
     ├── AuthError                   no, bad, expired or wrong-audience credentials (HTTP 401)
     ├── PermissionDenied            the caller's role may not do this (403)
+    ├── PayloadTooLarge             the request body is over the limit (413)
     ├── ToolError                   a tool call cannot be carried out (400)
     │   ├── InvalidArguments        arguments do not match the tool's input model (422)
     │   ├── NotFound                the named thing does not exist (404)
@@ -43,6 +44,11 @@ class AuthError(GoosukeError):
 class PermissionDenied(GoosukeError):
     status = 403
     title = "Permission denied"
+
+
+class PayloadTooLarge(GoosukeError):
+    status = 413
+    title = "Payload too large"
 
 
 class ToolError(GoosukeError):

@@ -7,6 +7,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from hub.errors import PayloadTooLarge
 from hub.metrics import Metrics
 
 ROUTE_LABELS = (
@@ -65,10 +66,6 @@ class MetricsMiddleware:
                 self.metrics.http_seconds.labels(route=label).observe(time.perf_counter() - started)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimitMiddleware:
     """Refuses bodies over ``limit`` bytes with 413, whether announced by Content-Length or streamed."""
 
@@ -98,7 +95,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _TooLarge
+                    raise PayloadTooLarge(self._detail())
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -109,9 +106,12 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except PayloadTooLarge:
             if not started:
                 await self._refuse(send)
+
+    def _detail(self) -> str:
+        return f"The request body exceeds {self.limit} bytes (GOOSUKE_MAX_BODY_BYTES). Send less."
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -119,7 +119,7 @@ class BodyLimitMiddleware:
                 "type": "about:blank",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": f"The request body exceeds {self.limit} bytes (GOOSUKE_MAX_BODY_BYTES). Send less.",
+                "detail": self._detail(),
             }
         ).encode()
         await send(

@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     migrate_on_start: bool = Field(default=True, description="Apply migrations when serve/stdio start.")
 
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key); or leave it unset")
+        return value
+
     @field_validator("plugins", "allowed_hosts", "allowed_origins", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

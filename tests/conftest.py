@@ -79,15 +79,21 @@ def port() -> int:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, port: int) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=database_url, port=port, jwt_secret="test-signing-key",
-                    sse_ping_interval=0.2)
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        port=port,
+        jwt_secret="test-signing-key-that-is-long-enough-for-hs256",
+        sse_ping_interval=0.2,
+    )
 
 
 @asynccontextmanager
 async def serve(app: Any, port: int) -> AsyncIterator[str]:
     """Serve an ASGI app with uvicorn on 127.0.0.1:port inside the running event loop."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
-                            timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())

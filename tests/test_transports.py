@@ -27,7 +27,9 @@ async def test_streamable_http_lists_and_calls_tools_with_a_token(live_hub: Live
         result = await client.call_tool("whoami", {})
         assert not result.is_error
         assert result.structured_content == {
-            "subject": result.structured_content["subject"], "name": "bootstrap-admin", "role": "admin",
+            "subject": result.structured_content["subject"],
+            "name": "bootstrap-admin",
+            "role": "admin",
             "via": "api_token",
         }
         info = await client.call_tool("hub_info", {})
@@ -69,8 +71,7 @@ async def test_in_process_client_is_the_local_owner(settings: Settings) -> None:
     app = build_context(settings, transport="stdio")
     async with running(app), Client(app.server) as client:
         result = await client.call_tool("whoami", {})
-        assert result.structured_content == {"subject": "local", "name": "local-owner", "role": "admin",
-                                             "via": "local"}
+        assert result.structured_content == {"subject": "local", "name": "local-owner", "role": "admin", "via": "local"}
         resource = await client.read_resource("goosuke://hub/info")
         assert '"transport": "stdio"' in resource.contents[0].text
 
@@ -98,8 +99,11 @@ async def test_wrong_argument_types_name_the_field(live_hub: LiveHub) -> None:
 
 async def test_streamable_http_json_without_accept_gets_a_clear_error(live_hub: LiveHub) -> None:
     async with live_hub.http(live_hub.admin_token) as http:
-        response = await http.post("/mcp", content=b"{not json", headers={
-            "Content-Type": "application/json", "Accept": "application/json, text/event-stream"})
+        response = await http.post(
+            "/mcp",
+            content=b"{not json",
+            headers={"Content-Type": "application/json", "Accept": "application/json, text/event-stream"},
+        )
     assert response.status_code == 400
     assert "error" in response.json()
 
@@ -119,9 +123,18 @@ async def test_allowed_hosts_setting_admits_a_reverse_proxy_host(settings: Setti
     async with serve(app, settings.port) as url:
         token = (settings.data_dir / "admin.token").read_text().strip()
         async with httpx2.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as http:
-            response = await http.post("/mcp", headers={"Host": "hub.example.com",
-                                                        "Accept": "application/json, text/event-stream"}, json={
-                "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                    "protocolVersion": "2025-11-25", "capabilities": {},
-                    "clientInfo": {"name": "t", "version": "1"}}})
+            response = await http.post(
+                "/mcp",
+                headers={"Host": "hub.example.com", "Accept": "application/json, text/event-stream"},
+                json={
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "protocolVersion": "2025-11-25",
+                        "capabilities": {},
+                        "clientInfo": {"name": "t", "version": "1"},
+                    },
+                },
+            )
     assert response.status_code == 200

@@ -4,9 +4,26 @@ A Goosuke plugin module: the hub calls :func:`install` (registered with
 ``@plugin.on_server``) with its ``MCPServer`` right after creating it, so the
 suite exercises the hub's real transport, middleware and auth stack.
 
-Every fixture mirrors the SDK's reference server
+The fixtures follow the SDK's reference server
 ``examples/servers/everything-server/mcp_everything_server/server.py`` in
-modelcontextprotocol/python-sdk (MIT), adapted to register on a given server.
+modelcontextprotocol/python-sdk (MIT), adapted to register on a given server, with
+these deliberate differences (each keeps every scenario passing and makes a pass
+mean something):
+
+* ``test_sampling`` / ``test_elicitation*`` get their answer through
+  ``Annotated[..., Resolve(fn)]`` (``Sample`` / ``Elicit``) instead of
+  ``ctx.session.create_message()`` / ``ctx.elicit()``: the same mid-call request on
+  legacy sessions, and an ``InputRequiredResult`` round trip on 2026-07-28 (where the
+  legacy calls fail with "no back-channel");
+* ``test_elicitation`` asks for ``{username, email}``, the schema the
+  ``tools-call-elicitation`` scenario documents and answers with (the reference
+  server's ``{response}`` makes the SDK reject the answer, and the scenario passes
+  on the tool's "Elicitation not supported or error" text);
+* ``test_error_handling`` raises ``ToolError`` so the documented message reaches the
+  client (a plain exception is reported as a generic "Error executing tool");
+* two diagnostic tools the 2026-07-28 ``server-stateless`` scenario calls and the
+  reference server lacks (there those checks pass on "Unknown tool"):
+  ``test_logging_tool`` and ``test_streaming_elicitation``.
 
 Division of labour: this module registers tools, resources, prompts and the
 ``completion/complete`` handler only. The hub core itself provides what the suite
@@ -63,9 +80,7 @@ except ImportError:  # while the hub core is being written
 __all__ = ["FIXTURE_PROMPTS", "FIXTURE_RESOURCES", "FIXTURE_TOOLS", "install", "plugin"]
 
 # Test data (same bytes as the reference server: a 1x1 PNG and a tiny WAV).
-TEST_IMAGE_BASE64 = (
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-)
+TEST_IMAGE_BASE64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 TEST_AUDIO_BASE64 = "UklGRiYAAABXQVZFZm10IBAAAAABAAEAQB8AAAB9AAACABAAZGF0YQIAAAA="
 WATCHED_RESOURCE_CONTENT = "Watched resource content"
 
@@ -466,9 +481,7 @@ def _install_tools(server: MCPServer) -> None:
     @server.tool()
     async def test_trigger_prompt_change(ctx: Context) -> str:
         """Mutates the prompt list and announces it to subscriptions/listen streams (SEP-2575)"""
-        server.add_prompt(
-            Prompt.from_function(_dynamic_prompt, name="test_dynamic_prompt", description="dynamic")
-        )
+        server.add_prompt(Prompt.from_function(_dynamic_prompt, name="test_dynamic_prompt", description="dynamic"))
         server.remove_prompt("test_dynamic_prompt")
         await ctx.notify_prompts_changed()
         return "prompt list changed"
@@ -504,9 +517,7 @@ def _install_input_required_tools(server: MCPServer) -> None:
         if responses and "user_name" in responses:
             answer = responses["user_name"]
             name = (
-                answer.content.get("name", "stranger")
-                if isinstance(answer, ElicitResult) and answer.content
-                else "?"
+                answer.content.get("name", "stranger") if isinstance(answer, ElicitResult) and answer.content else "?"
             )
             return f"Hello, {name}!"
         return InputRequiredResult(input_requests={"user_name": _name_elicitation()})
@@ -651,11 +662,7 @@ def _install_prompts(server: MCPServer) -> None:
     @server.prompt()
     def test_simple_prompt() -> list[UserMessage]:
         """A simple prompt without arguments"""
-        return [
-            UserMessage(
-                role="user", content=TextContent(type="text", text="This is a simple prompt for testing.")
-            )
-        ]
+        return [UserMessage(role="user", content=TextContent(type="text", text="This is a simple prompt for testing."))]
 
     @server.prompt()
     def test_prompt_with_arguments(arg1: str, arg2: str) -> list[UserMessage]:
@@ -692,12 +699,8 @@ def _install_prompts(server: MCPServer) -> None:
     def test_prompt_with_image() -> list[UserMessage]:
         """A prompt that includes image content"""
         return [
-            UserMessage(
-                role="user", content=ImageContent(type="image", data=TEST_IMAGE_BASE64, mime_type="image/png")
-            ),
-            UserMessage(
-                role="user", content=TextContent(type="text", text="Please analyze the image above.")
-            ),
+            UserMessage(role="user", content=ImageContent(type="image", data=TEST_IMAGE_BASE64, mime_type="image/png")),
+            UserMessage(role="user", content=TextContent(type="text", text="Please analyze the image above.")),
         ]
 
     @server.prompt()
@@ -706,15 +709,9 @@ def _install_prompts(server: MCPServer) -> None:
         responses = ctx.input_responses
         if responses and "user_context" in responses:
             answer = responses["user_context"]
-            text = (
-                answer.content.get("context", "?")
-                if isinstance(answer, ElicitResult) and answer.content
-                else "?"
-            )
+            text = answer.content.get("context", "?") if isinstance(answer, ElicitResult) and answer.content else "?"
             return [
-                UserMessage(
-                    role="user", content=TextContent(type="text", text=f"Use the following context: {text}")
-                )
+                UserMessage(role="user", content=TextContent(type="text", text=f"Use the following context: {text}"))
             ]
         return InputRequiredResult(
             input_requests={
