@@ -112,8 +112,8 @@ class Facade:
                 "title": s.title,
                 "description": s.description,
                 "role": s.role.value,
-                "input_schema": s.input_model.model_json_schema(),
-                "output_schema": s.output_model.model_json_schema(mode="serialization"),
+                "input_schema": s.input_schema,
+                "output_schema": s.output_schema,
             }
             for s in self.app.registry.tools.values()
         ]

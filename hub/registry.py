@@ -94,6 +94,13 @@ class ToolSpec:
     read_only: bool
     destructive: bool
     plugin: str
+    input_schema: dict[str, Any] = field(default_factory=dict, compare=False)
+    output_schema: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        # Generated once: schema generation costs far more than a whole tool call.
+        object.__setattr__(self, "input_schema", self.input_model.model_json_schema())
+        object.__setattr__(self, "output_schema", self.output_model.model_json_schema(mode="serialization"))
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,8 @@ class HubServer(MCPServer[Any]):
                     name=spec.name,
                     title=spec.title,
                     description=spec.description,
-                    input_schema=spec.input_model.model_json_schema(),
-                    output_schema=spec.output_model.model_json_schema(mode="serialization"),
+                    input_schema=spec.input_schema,
+                    output_schema=spec.output_schema,
                     annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=spec.destructive),
                     _meta={"goosuke/role": spec.role.value},
                 )
@@ -121,7 +121,7 @@ class HubServer(MCPServer[Any]):
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         spec = self.app.registry.tools.get(name)
         if spec is not None:
-            return spec.input_model.model_json_schema()
+            return spec.input_schema
         return super()._tool_input_schema(name)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
