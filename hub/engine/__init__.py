@@ -1,0 +1,54 @@
+"""The execution engine: templates in, executions out. Agents are found in the registry.
+
+What other domains use::
+
+    from hub.engine import Engine, Trigger
+
+    engine: Engine = app.services["engine"]
+    info = await engine.submit("meeting-summary", {"transcript": text, "channel": "#ops"},
+                               trigger=Trigger(kind="discord", actor="ana", ref=message_url),
+                               idempotency_key=f"discord:{message_id}")
+    info = await engine.wait(info.id, timeout=120)        # ExecutionInfo, final or not
+    await engine.cancel(info.id, actor="ana")             # Conflict when already finished
+    await engine.retry(info.id, trigger=...)              # a new execution (retry_of=info.id)
+
+Agent authors implement :class:`Agent` (``async def run(run: AgentRun) -> AgentResult``) and use
+:func:`run_process` for child processes.
+"""
+
+from hub.engine.agent import (
+    Agent,
+    AgentResult,
+    AgentRun,
+    CallerBoundAgent,
+    CheckingAgent,
+    HubAccess,
+    RunPreview,
+    SecretResolver,
+    Usage,
+)
+from hub.engine.core import Engine
+from hub.engine.process import child_environment, run_process, which
+from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Status, Trigger, TriggerKind
+
+__all__ = [
+    "FINAL_STATES",
+    "Agent",
+    "AgentResult",
+    "AgentRun",
+    "CallerBoundAgent",
+    "CheckingAgent",
+    "Engine",
+    "ExecutionInfo",
+    "HubAccess",
+    "LogLine",
+    "RunPreview",
+    "SecretResolver",
+    "Status",
+    "Trigger",
+    "TriggerKind",
+    "Usage",
+    "child_environment",
+    "run_process",
+    "which",
+]

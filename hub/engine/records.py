@@ -1,0 +1,118 @@
+"""What the engine hands out: triggers, execution states and the public view of an execution."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from hub.db.models import Execution, ExecutionLogLine
+from hub.engine.agent import Usage
+from hub.principal import Role
+
+Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted"]
+TriggerKind = Literal["mcp", "api", "discord", "schedule", "webhook"]
+FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out", "interrupted"})
+RETRYABLE_STATES: frozenset[str] = frozenset({"failed", "timed_out", "interrupted"})  # automatic retries
+
+
+class Trigger(BaseModel):
+    """Why an execution exists: what kind of thing started it, who, and a reference to what."""
+
+    kind: TriggerKind = Field(description="mcp, api, discord, schedule or webhook.")
+    actor: str = Field(default="unknown", max_length=200, description="Who: user, Discord member, schedule name.")
+    ref: str | None = Field(default=None, max_length=500, description="What: message link, schedule or delivery id.")
+    role: Role = Field(
+        default=Role.operator, description="Highest role the run's hub token may have (the caller's role)."
+    )
+
+
+class ExecutionInfo(BaseModel):
+    """An execution as tools, resources and other domains see it."""
+
+    id: str
+    template: str
+    template_version: int
+    agent: str
+    status: Status
+    trigger: Trigger
+    params: dict[str, Any]
+    prompt: str = Field(description="The rendered prompt the agent got.")
+    instructions: str | None = None
+    attempt: int = Field(description="1 for a first run; retries count up.")
+    max_retries: int
+    retry_of: str | None = Field(default=None, description="The execution this one retries.")
+    queued_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float | None = None
+    exit_code: int | None = None
+    output: str | None = Field(default=None, description="The agent's final answer.")
+    output_truncated: bool = False
+    structured_output: dict[str, Any] | None = None
+    usage: Usage | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+    log_lines: int = 0
+    log_bytes: int = 0
+    log_truncated: bool = False
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL_STATES
+
+    @classmethod
+    def of(cls, row: Execution) -> ExecutionInfo:
+        started, finished = aware(row.started_at), aware(row.finished_at)
+        return cls(
+            id=row.id,
+            template=row.template_name,
+            template_version=row.template_version,
+            agent=row.agent,
+            status=row.status,  # type: ignore[arg-type]
+            trigger=Trigger(
+                kind=row.trigger_kind,  # type: ignore[arg-type]
+                actor=row.trigger_actor,
+                ref=row.trigger_ref,
+                role=Role(row.run_role),
+            ),
+            params=row.params or {},
+            prompt=row.prompt,
+            instructions=row.instructions,
+            attempt=row.attempt,
+            max_retries=row.max_retries,
+            retry_of=row.retry_of,
+            queued_at=aware(row.queued_at) or datetime.now(UTC),
+            started_at=started,
+            finished_at=finished,
+            duration_seconds=(finished - started).total_seconds() if started and finished else None,
+            exit_code=row.exit_code,
+            output=row.output,
+            output_truncated=row.output_truncated,
+            structured_output=row.structured,
+            usage=Usage.model_validate(row.usage) if row.usage else None,
+            error=row.error,
+            cancel_requested=row.cancel_requested,
+            log_lines=row.log_lines,
+            log_bytes=row.log_bytes,
+            log_truncated=row.log_truncated,
+        )
+
+
+class LogLine(BaseModel):
+    seq: int = Field(description="Position in the log, from 1.")
+    at: datetime
+    stream: str = Field(description="stdout, stderr, agent (parsed agent events) or goosuke (the engine).")
+    text: str
+
+    @classmethod
+    def of(cls, row: ExecutionLogLine) -> LogLine:
+        return cls(seq=row.seq, at=aware(row.at) or datetime.now(UTC), stream=row.stream, text=row.text)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

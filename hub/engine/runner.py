@@ -1,0 +1,343 @@
+"""One execution from claim to final row: the agent call under a timeout, cancel, log, result, retry."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from prometheus_client import Counter, Histogram
+from sqlalchemy import delete, select, update
+
+from hub import accounts
+from hub.db.models import ApiToken, Execution, ExecutionLogLine, new_id, utcnow
+from hub.engine.agent import AgentResult, AgentRun, HubAccess
+from hub.engine.logs import LogWriter
+from hub.engine.process import kill_recorded_group, process_identity
+from hub.engine.queue import HOST
+from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware
+from hub.errors import AgentRunError, GoosukeError
+from hub.principal import Role
+from hub.templating import AgentSettings
+
+if TYPE_CHECKING:
+    from hub.engine.core import Engine
+
+logger = logging.getLogger("goosuke.engine")
+
+FINISH_TIMEOUT = 30.0  # seconds the final write of a run may take (it is shielded from cancellation)
+TOKEN_SLACK = 300.0  # a run token outlives the run's timeout by this much, in case the revoke is lost
+BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
+
+
+@dataclass
+class Active:
+    """A run in progress in this engine."""
+
+    id: str
+    writer: LogWriter
+    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    done: anyio.Event = field(default_factory=anyio.Event)
+    flush_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    reason: str | None = None
+    stopped_by: str | None = None
+    token_id: str | None = None
+    access: HubAccess | None = None
+    pid: int | None = None
+    pid_start: str | None = None
+    pid_pending: bool = False  # the pid is not in the row yet (the next flush writes it)
+
+    @property
+    def dirty(self) -> bool:
+        return self.writer.dirty or self.pid_pending
+
+    def row_values(self) -> dict[str, object]:
+        """Columns the next flush writes besides the log counters."""
+        if not self.pid_pending:
+            return {}
+        self.pid_pending = False
+        return {"pid": self.pid, "pid_start": self.pid_start}
+
+    def stop(self, reason: str, by: str | None = None) -> None:
+        """Cancel the run (its process group is killed); ``reason`` becomes its final state."""
+        if self.reason is None:
+            self.reason, self.stopped_by = reason, by
+        self.scope.cancel()
+
+
+def _lowest(a: Role, b: Role) -> Role:
+    return a if a.rank <= b.rank else b
+
+
+def retry_row(row: Execution) -> Execution:
+    """A fresh ``queued`` copy of ``row`` for an automatic retry (same rendered prompt and version)."""
+    return Execution(
+        id=new_id(),
+        template_name=row.template_name,
+        template_version=row.template_version,
+        agent=row.agent,
+        status="queued",
+        trigger_kind=row.trigger_kind,
+        trigger_actor=row.trigger_actor,
+        trigger_ref=row.trigger_ref,
+        run_role=row.run_role,
+        params=row.params,
+        prompt=row.prompt,
+        instructions=row.instructions,
+        extensions=row.extensions,
+        agent_settings=row.agent_settings,
+        timeout_seconds=row.timeout_seconds,
+        concurrency_limit=row.concurrency_limit,
+        attempt=row.attempt + 1,
+        max_retries=row.max_retries,
+        retry_of=row.id,
+        queued_at=utcnow(),
+    )
+
+
+class EngineMetrics:
+    def __init__(self, registry: Any) -> None:
+        self.finished = Counter(
+            "goosuke_executions_finished", "Executions by final state.", ["agent", "status"], registry=registry
+        )
+        self.queue_seconds = Histogram(
+            "goosuke_execution_queue_seconds", "Queued to started.", buckets=BUCKETS, registry=registry
+        )
+        self.run_seconds = Histogram(
+            "goosuke_execution_run_seconds", "Started to finished.", ["agent"], buckets=BUCKETS, registry=registry
+        )
+
+
+class Runner:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        services = engine.app.services
+        if "engine_metrics" not in services:  # one set per app: a second engine (tests) shares it
+            services["engine_metrics"] = EngineMetrics(engine.app.metrics.registry)
+        self.metrics: EngineMetrics = services["engine_metrics"]
+
+    async def mint_token(self, execution_id: str, role: Role, ttl: float) -> tuple[str, str]:
+        """A hub token for one run (an API token row named ``run:<id>``, deleted when the run ends)."""
+        async with self.engine.queue.writing() as session:
+            row, value = await accounts.create_token(
+                session, f"run:{execution_id}", role, expires_at=utcnow() + timedelta(seconds=ttl), actor="engine"
+            )
+            return row.id, value
+
+    async def revoke_token(self, token_id: str) -> None:
+        async with self.engine.queue.writing() as session:
+            await session.execute(delete(ApiToken).where(ApiToken.id == token_id))
+        if self.engine.app.verifier is not None:
+            self.engine.app.verifier.forget()
+
+    def writer_for(self, execution_id: str) -> LogWriter:
+        return LogWriter(execution_id, self.engine.settings.execution_log_limit)
+
+    async def execute(self, row: Execution, active: Active) -> None:
+        engine = self.engine
+        status, error, result = "interrupted", "The hub stopped while this ran.", None
+        workdir: Path | None = None
+        started = anyio.current_time()
+        if row.started_at is not None:
+            self.metrics.queue_seconds.observe(max(0.0, (aware(row.started_at) - aware(row.queued_at)).total_seconds()))
+        try:
+            engine.changed(row.id)
+            active.writer.write(
+                "goosuke",
+                f"started on {HOST} (attempt {row.attempt}, agent {row.agent}, timeout {row.timeout_seconds:g} s)",
+            )
+            agent = engine.agents.get(row.agent)
+            if agent is None:
+                known = ", ".join(sorted(engine.agents)) or "none"
+                raise AgentRunError(f"No agent named {row.agent!r} is installed in this hub (it has: {known}).")
+            workdir = Path(tempfile.mkdtemp(prefix=f"goosuke-run-{row.id[:8]}-"))
+            run = self._agent_run(row, active, workdir)
+            with active.scope:
+                active.scope.deadline = anyio.current_time() + row.timeout_seconds
+                result = await agent.run(run)
+            if active.scope.cancel_called or result is None:
+                status = active.reason or "timed_out"
+                error = self._stop_message(status, row, active)
+                result = None
+            elif result.failed:
+                status, error = "failed", result.error or f"The {row.agent} agent reported a failure."
+            else:
+                status, error = "succeeded", None
+        except GoosukeError as exc:
+            status, error = "failed", exc.message
+        except Exception as exc:
+            logger.exception("Agent %r crashed on execution %s", row.agent, row.id)
+            status = "failed"
+            error = f"The {row.agent} agent crashed ({type(exc).__name__}: {exc}); the hub log has the details."
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    with anyio.move_on_after(FINISH_TIMEOUT):
+                        await self.finish(row, active, status, result, error)
+                finally:
+                    self.metrics.finished.labels(agent=row.agent, status=status).inc()
+                    self.metrics.run_seconds.labels(agent=row.agent).observe(anyio.current_time() - started)
+                    if active.token_id is not None:
+                        try:
+                            await self.revoke_token(active.token_id)
+                        except Exception:
+                            logger.warning("Could not revoke the run token of %s", row.id, exc_info=True)
+                    if workdir is not None:
+                        await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+                    engine.active.pop(row.id, None)
+                    active.done.set()
+                    engine.poke()
+                    engine.changed(row.id, final=True)
+
+    def _agent_run(self, row: Execution, active: Active, workdir: Path) -> AgentRun:
+        engine, settings = self.engine, self.engine.settings
+
+        async def hub_access() -> HubAccess:
+            if active.access is None:
+                if engine.app.transport != "http":
+                    raise AgentRunError(
+                        "This hub serves MCP over stdio only, so an agent cannot call back into it. Run the "
+                        "template on a hub started with `goosuke serve`, or drop the `goosuke` extension."
+                    )
+                role = _lowest(Role(settings.run_token_role), Role(row.run_role))
+                with anyio.CancelScope(shield=True):  # a cancel must not cut the transaction in half
+                    active.token_id, value = await self.mint_token(row.id, role, row.timeout_seconds + TOKEN_SLACK)
+                active.access = HubAccess(url=f"{settings.base_url}/mcp", token=value)
+            return active.access
+
+        def process_started(pid: int) -> None:
+            active.pid, active.pid_start, active.pid_pending = pid, process_identity(pid), True
+
+        log = active.writer.write
+        scrub = getattr(engine.app.services.get("vault"), "scrub", None)
+        if scrub is not None:  # a secret an extension or agent echoes never reaches the log
+
+            def log(stream: str, text: str) -> None:
+                active.writer.write(stream, scrub(text))
+
+        return AgentRun(
+            execution_id=row.id,
+            template=row.template_name,
+            template_version=row.template_version,
+            prompt=row.prompt,
+            instructions=row.instructions,
+            params=dict(row.params or {}),
+            extensions=list(row.extensions or []),
+            options=AgentSettings.model_validate(row.agent_settings or {}),
+            app=engine.app,
+            workdir=workdir,
+            log=log,
+            hub_access=hub_access,
+            process_started=process_started,
+            attachment=engine.take_attachment(row.id),
+            output_limit=settings.execution_output_limit,
+        )
+
+    def _stop_message(self, status: str, row: Execution, active: Active) -> str:
+        grace = self.engine.settings.execution_kill_grace
+        if status == "cancelled":
+            return f"Cancelled by {active.stopped_by or 'someone'} while it ran; its processes were stopped."
+        if status == "interrupted":
+            return "The hub shut down while this ran; its processes were stopped."
+        return (
+            f"The run took longer than its timeout of {row.timeout_seconds:g} s and was stopped (SIGTERM, then "
+            f"SIGKILL after {grace:g} s). Raise agent_settings.timeout on the template if it needs longer."
+        )
+
+    async def flush(self, actives: list[Active]) -> None:
+        """Write the pending log lines of these runs in one transaction, then notify subscribers."""
+        written = []
+        for active in actives:
+            await active.flush_lock.acquire()
+        try:
+            async with self.engine.queue.writing() as session:
+                for active in actives:
+                    if await active.writer.flush(session, **active.row_values()):
+                        written.append(active.id)
+        finally:
+            for active in actives:
+                active.flush_lock.release()
+        for execution_id in written:
+            self.engine.changed(execution_id)
+
+    async def finish(
+        self, row: Execution, active: Active, status: str, result: AgentResult | None, error: str | None
+    ) -> None:
+        limit = self.engine.settings.execution_output_limit
+        output = result.output if result is not None else None
+        scrub = getattr(self.engine.app.services.get("vault"), "scrub", None)
+        if scrub is not None:
+            output = scrub(output) if output else output
+            error = scrub(error) if error else error
+        truncated = False
+        if output is not None and len(output) > limit:
+            output, truncated = output[:limit] + f"\n[goosuke] output truncated at {limit} characters", True
+        requeue = status in RETRYABLE_STATES and row.attempt <= row.max_retries
+        retry = retry_row(row) if requeue else None
+        if retry is not None:
+            error = f"{error} Retrying as execution {retry.id} (attempt {retry.attempt})."
+        active.writer.write("goosuke", status if not error else f"{status}: {error}")
+        values: dict[str, Any] = {
+            "status": status,
+            "finished_at": utcnow(),
+            "error": error,
+            "output": output,
+            "output_truncated": truncated,
+            "exit_code": result.exit_code if result is not None else None,
+            "structured": result.structured if result is not None else None,
+            "usage": result.usage.model_dump(exclude_none=True) if result is not None and result.usage else None,
+        }
+        async with active.flush_lock, self.engine.queue.writing() as session:
+            await active.writer.flush(session, **active.row_values())
+            done = await session.execute(
+                update(Execution)
+                .where(Execution.id == row.id, Execution.status == "running", Execution.claimed_by == row.claimed_by)
+                .values(**values)
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                logger.warning("Execution %s was finished elsewhere before this hub could record %s", row.id, status)
+                return
+            if retry is not None:
+                session.add(retry)
+        # a finished execution never changes again: keep its final view for waiters and readers
+        for key, value in values.items():
+            setattr(row, key, value)
+        writer = active.writer
+        row.log_lines, row.log_bytes, row.log_truncated = writer.seq, writer.size, writer.truncated
+        self.engine.watch.remember(ExecutionInfo.of(row))
+        if retry is not None:
+            self.engine.poke(queued=True)
+
+    async def interrupt_orphan(self, execution_id: str) -> bool:
+        """Mark a run whose engine died ``interrupted`` (log kept, a line added); requeue if retries allow."""
+        engine = self.engine
+        query = select(Execution).where(Execution.id == execution_id, Execution.status.in_(("running", "queued")))
+        if engine.queue.postgres:
+            query = query.with_for_update(skip_locked=True)
+        async with engine.queue.writing() as session:
+            row = await session.scalar(query)
+            if row is None:
+                return False
+            if row.pid and row.host == HOST and kill_recorded_group(row.pid, row.pid_start):
+                logger.warning("Killed the leftover process group %s of execution %s", row.pid, row.id)
+            if row.status == "queued":
+                error = "The hub that held this run's caller (sampling) stopped before the run could start."
+            else:
+                error = (
+                    "The hub running this execution stopped (crash or kill) before it finished; the next hub "
+                    "to notice marked it interrupted."
+                )
+            if row.status == "running" and row.attempt <= row.max_retries:
+                retry = retry_row(row)
+                session.add(retry)
+                error += f" Retrying as execution {retry.id} (attempt {retry.attempt})."
+            seq = row.log_lines + 1
+            session.add(ExecutionLogLine(execution_id=row.id, seq=seq, stream="goosuke", text=f"interrupted: {error}"))
+            row.status, row.finished_at, row.error, row.log_lines = "interrupted", utcnow(), error, seq
+            await session.execute(delete(ApiToken).where(ApiToken.name == f"run:{row.id}"))
+        return True

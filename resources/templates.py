@@ -1,0 +1,68 @@
+"""Templates as MCP resources (goosuke://templates/{name}) and as MCP prompts whose arguments are
+their parameters, so Claude Desktop and Goose can pick templates from their prompt menus."""
+
+from __future__ import annotations
+
+from mcp_types import GetPromptResult, Prompt, PromptArgument, PromptMessage, TextContent
+from sqlalchemy import select
+
+from hub import AppContext, Call, Plugin, Principal
+from hub.db.models import TaskTemplate
+from hub.engine import templates as store
+from hub.engine.templates import TemplateInfo
+from hub.templating import Parameter
+
+plugin = Plugin("template-resources")
+
+MAX_PROMPTS = 1000  # prompts/list shows at most this many templates (by name)
+
+
+@plugin.resource("goosuke://templates/{name}", name="template")
+async def template_resource(call: Call, name: str) -> TemplateInfo:
+    """A task template in full (prompt, parameters, agent settings, version)."""
+    async with call.app.db.session() as session:
+        return TemplateInfo.of(await store.get_row(session, name))
+
+
+def _argument(parameter: Parameter) -> PromptArgument:
+    hint = parameter.input_type
+    if parameter.options:
+        hint += f": one of {', '.join(parameter.options)}"
+    if parameter.default is not None:
+        hint += f"; default {parameter.default}"
+    text = f"{parameter.description} ({hint})" if parameter.description else hint
+    return PromptArgument(name=parameter.key, description=text, required=parameter.requirement != "optional")
+
+
+class TemplatePrompts:
+    """Every template is a prompt: its arguments are the template's parameters."""
+
+    async def list_prompts(self, app: AppContext) -> list[Prompt]:
+        async with app.db.session() as session:
+            rows = await session.scalars(select(TaskTemplate).order_by(TaskTemplate.name).limit(MAX_PROMPTS))
+            return [
+                Prompt(
+                    name=row.name,
+                    title=row.title,
+                    description=row.description or row.title,
+                    arguments=[_argument(Parameter.model_validate(p)) for p in row.parameters or []],
+                )
+                for row in rows
+            ]
+
+    async def get_prompt(
+        self, app: AppContext, principal: Principal, name: str, arguments: dict[str, str]
+    ) -> GetPromptResult | None:
+        async with app.db.session() as session:
+            exists = await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == name))
+        if exists is None:
+            return None
+        preview = await store.prepare(app.db, name, arguments)
+        text = f"{preview.instructions}\n\n{preview.prompt}" if preview.instructions else preview.prompt
+        return GetPromptResult(
+            description=f"{name} v{preview.version}",
+            messages=[PromptMessage(role="user", content=TextContent(type="text", text=text))],
+        )
+
+
+plugin.provide("prompts", "templates", TemplatePrompts())

@@ -1,0 +1,264 @@
+"""Running templates and following their executions; starts the engine with the hub.
+
+An execution is a row before anything runs: ``queued → running → succeeded | failed | cancelled |
+timed_out | interrupted``. ``template_run`` returns at once, or waits up to ``wait`` seconds while
+sending MCP progress notifications. Subscribe to ``goosuke://executions/{id}`` for updates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+
+from mcp_types import InputRequiredResult
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+
+from hub import Call, Conflict, InvalidArguments, Plugin, Role
+from hub.context import AppContext
+from hub.db.models import Execution
+from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, Trigger, TriggerKind
+from hub.engine.records import aware
+from hub.templating import NAME_PATTERN
+
+plugin = Plugin("executions")
+
+EXECUTION_ID = Field(min_length=1, max_length=64, description="The execution's id.")
+HOLD_SLACK = 30.0  # seconds beyond a run's timeout that a call bound to it (sampling) may stay open
+
+
+class TemplateRun(BaseModel):
+    name: str = Field(pattern=NAME_PATTERN, description="The template to run.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameter values by key.")
+    wait: float = Field(
+        default=0, ge=0, description="Seconds to wait for the run to finish (bounded by the hub); 0 returns at once."
+    )
+    idempotency_key: str | None = Field(
+        default=None, max_length=200, description="Run at most once per key: repeating it returns the same execution."
+    )
+
+
+class ExecutionId(BaseModel):
+    id: str = EXECUTION_ID
+
+
+class ExecutionListArgs(BaseModel):
+    template: str | None = Field(default=None, max_length=64, description="Only runs of this template.")
+    status: Status | None = Field(default=None, description="Only executions in this state.")
+    trigger: TriggerKind | None = Field(default=None, description="Only executions started this way.")
+    since: datetime | None = Field(default=None, description="Queued at or after this time (ISO 8601).")
+    until: datetime | None = Field(default=None, description="Queued before this time (ISO 8601).")
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+
+
+class ExecutionSummary(BaseModel):
+    id: str
+    template: str
+    template_version: int
+    agent: str
+    status: Status
+    trigger: str = Field(description="kind:actor")
+    attempt: int
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    output_preview: str | None = Field(description="The first 200 characters of the output.")
+
+
+class ExecutionList(BaseModel):
+    executions: list[ExecutionSummary]
+    total: int
+    next_offset: int | None = Field(description="Pass as offset for the next page; null on the last page.")
+
+
+class ExecutionLogsArgs(BaseModel):
+    id: str = EXECUTION_ID
+    offset: int = Field(default=0, ge=0, description="Lines after this position (use next_offset to follow).")
+    limit: int = Field(default=200, ge=1, le=2000)
+    tail: int | None = Field(default=None, ge=1, le=2000, description="Only the last N lines (ignores offset).")
+
+
+class ExecutionLogs(BaseModel):
+    id: str
+    status: Status
+    lines: list[LogLine]
+    total_lines: int = Field(description="Lines in the log so far.")
+    next_offset: int = Field(description="Pass as offset to read on; equals total_lines when caught up.")
+    truncated: bool = Field(description="The log hit its size limit; later lines were dropped.")
+
+
+def engine_of(call: Call) -> Engine:
+    engine = call.app.services.get("engine")
+    if engine is None:
+        raise InvalidArguments("The execution engine is not running in this process; start the hub normally.")
+    return engine  # type: ignore[no-any-return]
+
+
+def trigger_of(call: Call) -> Trigger:
+    return Trigger(kind="mcp" if call.via == "mcp" else "api", actor=call.principal.name, role=call.principal.role)
+
+
+async def follow(call: Call, engine: Engine, info: ExecutionInfo, wait: float) -> ExecutionInfo:
+    """Wait up to ``wait`` seconds, sending progress (state and the last log line) as the run moves."""
+    steps = 0
+
+    async def progress(current: ExecutionInfo) -> None:
+        nonlocal steps
+        steps += 1
+        lines, _ = await engine.logs(current.id, tail=1)
+        last = f": {lines[-1].text[:200]}" if lines else ""
+        await call.progress(steps, None, f"{current.status}{last}")
+
+    await call.progress(0, None, info.status)
+    return await engine.wait(info.id, wait, progress)
+
+
+@plugin.tool(role=Role.operator)
+async def template_run(call: Call, args: TemplateRun) -> ExecutionInfo:
+    """Run a template with parameter values. Returns the execution at once (status queued or running), or
+    waits up to `wait` seconds for it to finish, sending progress notifications meanwhile. Follow it with
+    execution_get, execution_logs, or by subscribing to its resource goosuke://executions/{id}."""
+    engine = engine_of(call)
+    limit = call.app.settings.execution_wait_limit
+    if args.wait > limit:
+        raise InvalidArguments(f"wait may be at most {limit:g} s on this hub; poll execution_get for longer runs.")
+    if args.idempotency_key:
+        existing = await engine.by_idempotency_key(args.idempotency_key)
+        if existing is not None:
+            return await follow(call, engine, existing, args.wait) if args.wait else existing
+    preview = await engine.prepare(args.name, args.params)
+    return await start(call, engine, preview, wait=args.wait, idempotency_key=args.idempotency_key)
+
+
+async def start(
+    call: Call,
+    engine: Engine,
+    preview: RunPreview,
+    *,
+    wait: float,
+    idempotency_key: str | None = None,
+    retry_of: str | None = None,
+) -> ExecutionInfo:
+    """Bind a caller-bound agent to this call, queue the run, and follow it for ``wait`` seconds."""
+    attachment = await engine.bind(call, preview)
+    if isinstance(attachment, InputRequiredResult):  # the client answers (2026 protocol), then calls again
+        return attachment  # type: ignore[return-value]
+    info = await engine.submit_preview(
+        preview, trigger=trigger_of(call), idempotency_key=idempotency_key, attachment=attachment, retry_of=retry_of
+    )
+    if getattr(attachment, "hold_request", False):  # the run asks the caller over this call's stream
+        wait = (preview.options.timeout or call.app.settings.execution_timeout) + HOLD_SLACK
+    return await follow(call, engine, info, wait) if wait else info
+
+
+@plugin.tool(read_only=True)
+async def execution_get(call: Call, args: ExecutionId) -> ExecutionInfo:
+    """Show an execution: state, trigger, parameters, rendered prompt, timings, output, token usage, error."""
+    return await engine_of(call).get(args.id)
+
+
+@plugin.tool(read_only=True)
+async def execution_list(call: Call, args: ExecutionListArgs) -> ExecutionList:
+    """List executions, newest first, filtered by template, state, trigger kind and time range, a page at a time."""
+    query = select(Execution)
+    count = select(func.count()).select_from(Execution)
+    conditions = []
+    if args.template:
+        conditions.append(Execution.template_name == args.template)
+    if args.status:
+        conditions.append(Execution.status == args.status)
+    if args.trigger:
+        conditions.append(Execution.trigger_kind == args.trigger)
+    if args.since:
+        conditions.append(Execution.queued_at >= utc(args.since))
+    if args.until:
+        conditions.append(Execution.queued_at < utc(args.until))
+    for condition in conditions:
+        query, count = query.where(condition), count.where(condition)
+    query = query.order_by(Execution.queued_at.desc(), Execution.id.desc()).limit(args.limit).offset(args.offset)
+    async with call.app.db.session() as session:
+        rows = list(await session.scalars(query))
+        total = int(await session.scalar(count) or 0)
+    end = args.offset + len(rows)
+    return ExecutionList(executions=[_summary(r) for r in rows], total=total, next_offset=end if end < total else None)
+
+
+def utc(moment: datetime) -> datetime:
+    """Times are stored in UTC (SQLite keeps no offset): compare in UTC; a time without offset is UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _summary(row: Execution) -> ExecutionSummary:
+    return ExecutionSummary(
+        id=row.id,
+        template=row.template_name,
+        template_version=row.template_version,
+        agent=row.agent,
+        status=row.status,  # type: ignore[arg-type]
+        trigger=f"{row.trigger_kind}:{row.trigger_actor}",
+        attempt=row.attempt,
+        queued_at=aware(row.queued_at),  # type: ignore[arg-type]
+        started_at=aware(row.started_at),
+        finished_at=aware(row.finished_at),
+        error=row.error,
+        output_preview=row.output[:200] if row.output else None,
+    )
+
+
+@plugin.tool(read_only=True)
+async def execution_logs(call: Call, args: ExecutionLogsArgs) -> ExecutionLogs:
+    """Read an execution's log: lines after `offset` (follow a running one with next_offset), or the last
+    `tail` lines. Streams: goosuke (the engine), agent (tool calls, events), assistant, stdout, stderr."""
+    engine = engine_of(call)
+    lines, total = await engine.logs(args.id, offset=args.offset, limit=args.limit, tail=args.tail)
+    info = await engine.get(args.id)
+    return ExecutionLogs(
+        id=args.id,
+        status=info.status,
+        lines=lines,
+        total_lines=total,
+        next_offset=lines[-1].seq if lines else (total if args.tail else args.offset),
+        truncated=info.log_truncated,
+    )
+
+
+@plugin.tool(role=Role.operator, destructive=True)
+async def execution_cancel(call: Call, args: ExecutionId) -> ExecutionInfo:
+    """Cancel a queued or running execution; a running agent's processes are stopped (SIGTERM, then SIGKILL).
+    Cancelling a finished execution is an error: use execution_retry to run it again."""
+    return await engine_of(call).cancel(args.id, actor=call.principal.name)
+
+
+@plugin.tool(role=Role.operator)
+async def execution_retry(call: Call, args: ExecutionId) -> ExecutionInfo:
+    """Run a finished execution again with the same parameters (on the template's current version).
+    Returns the new execution; its retry_of names the old one."""
+    engine = engine_of(call)
+    old = await engine.get(args.id)
+    if not old.final:
+        raise Conflict(f"Execution {old.id} is still {old.status}; wait for it to finish or cancel it first.")
+    preview = await engine.prepare(old.template, old.params)
+    return await start(call, engine, preview, wait=0, retry_of=old.id)
+
+
+@plugin.on_server
+def create_engine(server: Any) -> None:
+    """Create the engine with the server, so ``app.services["engine"]`` exists before any start-up hook
+    (other domains may queue executions while starting; the engine runs them once it runs)."""
+    app: AppContext = server.app
+    app.services["engine"] = Engine(app)
+
+
+@plugin.on_startup
+def start_engine(app: AppContext) -> contextlib.AbstractAsyncContextManager[Any]:
+    """The engine runs for as long as the hub: it recovers interrupted runs, then claims queued ones."""
+    engine: Engine = app.services.get("engine") or Engine(app)
+    app.services["engine"] = engine
+    app.services.setdefault("ready_checks", {})["engine"] = lambda: {
+        "running": len(engine.active),
+        "max_concurrent": app.settings.max_concurrent_executions,
+    }
+    return engine.running()

@@ -1,0 +1,41 @@
+"""The built-in template library (``tools/library/*.yaml``), seeded when the hub starts.
+
+Seeding is idempotent and never overwrites a user's change: a library template is added once;
+a later hub release updates it only while nobody has changed it; a deleted one stays deleted.
+Copy one with template_copy to make your own.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+
+from ruamel.yaml import YAML
+
+from hub import AppContext, Plugin
+from hub.engine import templates as store
+from hub.templating import TemplateDefinition, check_definition
+
+plugin = Plugin("template-library")
+logger = logging.getLogger("goosuke.templates")
+
+
+def library() -> list[TemplateDefinition]:
+    """The library's definitions, checked against the recipe rules."""
+    yaml = YAML(typ="safe")
+    folder = resources.files("tools").joinpath("library")
+    definitions = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            definition = TemplateDefinition.model_validate(yaml.load(entry.read_text(encoding="utf-8")))
+            check_definition(definition)
+            definitions.append(definition)
+    return definitions
+
+
+@plugin.on_startup
+async def seed_library(app: AppContext) -> None:
+    """Add the built-in templates on first start (and unchanged ones' updates later)."""
+    written = await store.seed_library(app.db, library())
+    if written:
+        logger.info("Template library: seeded %s", ", ".join(written))
