@@ -26,6 +26,7 @@ from hub.auth import AuthMiddleware, HubTokenVerifier, signing_key, write_privat
 from hub.context import AppContext
 from hub.db import Database
 from hub.event_store import MemoryEventStore
+from hub.extensions import open_extension_services
 from hub.facade import Facade, problem
 from hub.metrics import Metrics
 from hub.middleware import BodyLimitMiddleware, MetricsMiddleware
@@ -61,10 +62,12 @@ async def running(app: AppContext) -> AsyncIterator[AppContext]:
     """Migrate, bootstrap, run the plugins' start-up hooks; undo it all on exit."""
     async with AsyncExitStack() as stack:
         stack.push_async_callback(app.db.dispose)
-        if app.settings.migrate_on_start:
-            await app.db.migrate()
-        if app.verifier is not None:
-            await bootstrap_admin(app)
+        async with app.db.exclusive("startup"):  # replicas starting together: one migrates and bootstraps
+            if app.settings.migrate_on_start:
+                await app.db.migrate()
+            if app.verifier is not None:
+                await bootstrap_admin(app)
+        await open_extension_services(app)  # the vault and the extension store, before any plugin hook
         for hook in app.registry.startup_hooks:
             result: Any = hook(app)
             if hasattr(result, "__aenter__"):
@@ -158,6 +161,21 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         checks = {name: check() for name, check in app.services.get("ready_checks", {}).items()}
         return JSONResponse({"status": "ready", "database": app.db.kind, "migration": current, "checks": checks})
 
+    async def authorization_server(request: Request) -> Response:
+        # The hub issues its own tokens: API tokens out of band, access tokens by the password grant.
+        base = settings.base_url
+        return JSONResponse(
+            {
+                "issuer": f"{base}/",
+                "token_endpoint": f"{base}/api/auth/token",
+                "grant_types_supported": ["password"],
+                "token_endpoint_auth_methods_supported": ["none"],
+                "response_types_supported": [],
+                "scopes_supported": [r.value for r in Role],
+                "service_documentation": f"{base}/api/docs",
+            }
+        )
+
     async def metrics(request: Request) -> Response:
         return Response(app.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
@@ -165,6 +183,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/.well-known/oauth-authorization-server", authorization_server, methods=["GET"]),
         *create_protected_resource_routes(
             resource_url=resource_url,
             authorization_servers=[AnyHttpUrl(settings.base_url)],

@@ -5,20 +5,27 @@ from __future__ import annotations
 import json
 import logging
 import weakref
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ToolsListChanged
+from mcp.server.subscriptions import (
+    InMemorySubscriptionBus,
+    PromptsListChanged,
+    ResourcesListChanged,
+    ResourceUpdated,
+    ToolsListChanged,
+)
 from mcp.shared.exceptions import MCPError
 from mcp_types import (
     INVALID_PARAMS,
     CallToolResult,
     EmptyResult,
     GetPromptResult,
+    InputRequiredResult,
     SetLevelRequestParams,
     SubscribeRequestParams,
     TextContent,
@@ -36,6 +43,9 @@ from hub.context import AppContext
 from hub.errors import GoosukeError, NotFound
 from hub.principal import Principal
 from hub.registry import Call
+
+if TYPE_CHECKING:
+    from hub.federation import Federation
 
 logger = logging.getLogger("goosuke.server")
 
@@ -100,6 +110,10 @@ class HubServer(MCPServer[Any]):
             return principal_from_access_token(token)
         return self.default_principal
 
+    def _federation(self) -> Federation | None:
+        """Extensions' tools, resources and prompts (hub/federation.py), once its service runs."""
+        return self.app.services.get("federation")
+
     # -- tools -------------------------------------------------------------------------
 
     async def list_tools(self) -> list[MCPTool]:
@@ -116,17 +130,26 @@ class HubServer(MCPServer[Any]):
                     _meta={"goosuke/role": spec.role.value},
                 )
             )
+        federation = self._federation()
+        if federation is not None:
+            tools.extend(await federation.list_tools())
         return tools
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         spec = self.app.registry.tools.get(name)
         if spec is not None:
             return spec.input_schema
+        federation = self._federation()
+        if federation is not None and federation.owns(name):
+            return federation.tool_input_schema(name)
         return super()._tool_input_schema(name)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         registry = self.app.registry
         if name not in registry.tools:
+            federation = self._federation()
+            if federation is not None and federation.owns(name):
+                return await federation.call_tool(name, arguments, self.principal_of(context))
             if self._tool_manager.get_tool(name) is None:
                 raise MCPError(
                     code=INVALID_PARAMS,
@@ -145,6 +168,8 @@ class HubServer(MCPServer[Any]):
                 content=[TextContent(type="text", text=f"Tool {name!r} failed unexpectedly; the hub log has details.")],
                 is_error=True,
             )
+        if isinstance(result, InputRequiredResult):  # the tool needs the client's answer first (2026 protocol)
+            return result
         data = result.model_dump(mode="json")
         return CallToolResult(content=[TextContent(type="text", text=json.dumps(data))], structured_content=data)
 
@@ -157,6 +182,9 @@ class HubServer(MCPServer[Any]):
                 resources.append(
                     MCPResource(uri=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)
                 )
+        federation = self._federation()
+        if federation is not None:
+            resources.extend(await federation.list_resources())
         return resources
 
     async def list_resource_templates(self) -> list[MCPResourceTemplate]:
@@ -168,6 +196,9 @@ class HubServer(MCPServer[Any]):
                         uri_template=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type
                     )
                 )
+        federation = self._federation()
+        if federation is not None:
+            templates.extend(await federation.list_resource_templates())
         return templates
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
@@ -175,6 +206,14 @@ class HubServer(MCPServer[Any]):
         try:
             registry.find_resource(str(uri))
         except NotFound:
+            federation = self._federation()
+            if federation is not None and federation.resolve_uri(str(uri)) is not None:
+                try:
+                    return await federation.read_resource(str(uri), self.principal_of(context))
+                except NotFound as exc:
+                    raise ResourceNotFoundError(exc.message) from None
+                except GoosukeError as exc:
+                    raise ResourceError(exc.message) from None
             return await super().read_resource(uri, context)
         call = Call(principal=self.principal_of(context), app=self.app, via="mcp", mcp=context)
         try:
@@ -194,6 +233,9 @@ class HubServer(MCPServer[Any]):
         prompts = await super().list_prompts()
         for source in self._prompt_sources():
             prompts.extend(await source.list_prompts(self.app))
+        federation = self._federation()
+        if federation is not None:
+            prompts.extend(await federation.list_prompts())
         return prompts
 
     async def get_prompt(
@@ -207,6 +249,14 @@ class HubServer(MCPServer[Any]):
                 raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
             if result is not None:
                 return result
+        federation = self._federation()
+        if federation is not None and federation.owns(name):
+            try:
+                found = await federation.get_prompt(name, dict(arguments or {}), principal)
+            except GoosukeError as exc:
+                raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
+            if found is not None:
+                return found
         return await super().get_prompt(name, arguments, context)
 
     # -- notifications -------------------------------------------------------------------
@@ -221,13 +271,13 @@ class HubServer(MCPServer[Any]):
         return await call_next(ctx)
 
     async def _subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
-        self._legacy_subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(ctx.session)
+        self._legacy_subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(_connection_of(ctx.session))
         return EmptyResult()
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
         subscribers = self._legacy_subscribers.get(str(params.uri))
         if subscribers is not None:
-            subscribers.discard(ctx.session)
+            subscribers.discard(_connection_of(ctx.session))
         return EmptyResult()
 
     async def _set_level(self, ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
@@ -236,11 +286,11 @@ class HubServer(MCPServer[Any]):
     async def notify_resource_updated(self, uri: str) -> None:
         """Tell every subscriber of ``uri`` that it changed, on both protocol eras."""
         await self.bus.publish(ResourceUpdated(uri=uri))
-        for session in list(self._legacy_subscribers.get(uri, ())):
+        for connection in list(self._legacy_subscribers.get(uri, ())):
             try:
-                await session.send_resource_updated(uri)
+                await connection.outbound.notify("notifications/resources/updated", {"uri": uri})
             except Exception:  # a closed session: forget it
-                self._legacy_subscribers[uri].discard(session)
+                self._legacy_subscribers[uri].discard(connection)
 
     async def notify_tools_changed(self) -> None:
         await self.bus.publish(ToolsListChanged())
@@ -249,3 +299,25 @@ class HubServer(MCPServer[Any]):
                 await session.send_tool_list_changed()
             except Exception:
                 self._sessions.discard(session)
+
+    async def notify_resources_changed(self) -> None:
+        await self.bus.publish(ResourcesListChanged())
+        for session in list(self._sessions):
+            try:
+                await session.send_resource_list_changed()
+            except Exception:
+                self._sessions.discard(session)
+
+    async def notify_prompts_changed(self) -> None:
+        await self.bus.publish(PromptsListChanged())
+        for session in list(self._sessions):
+            try:
+                await session.send_prompt_list_changed()
+            except Exception:
+                self._sessions.discard(session)
+
+
+def _connection_of(session: Any) -> Any:
+    """The client connection behind a request's session. ``ctx.session`` is a per-request proxy that is
+    dropped when the request ends, so a subscription must hold the connection (weakly) instead."""
+    return getattr(session, "_connection", session)

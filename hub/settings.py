@@ -1,22 +1,26 @@
 """Settings: the only place that reads the environment.
 
-The CLI builds one ``Settings`` (environment variables prefixed ``GOOSUKE_``, an optional
-``.env`` file, then command-line flags) and passes it down; nothing below reads ``os.environ``.
+The CLI builds one ``Settings`` (environment variables prefixed ``GOOSUKE_``, then command-line
+flags) and passes it down; nothing below reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from hub.errors import ConfigError
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+# Variables an extension's child process inherits from the hub (the rest of the hub's environment
+# never reaches it); GOOSUKE_EXTENSION_ENV_PASSTHROUGH replaces this list.
+CHILD_ENV_PASSTHROUGH = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "SHELL", "TERM", "TZ"]
 
 
 def _split_csv(value: object) -> object:
@@ -82,6 +86,163 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     migrate_on_start: bool = Field(default=True, description="Apply migrations when serve/stdio start.")
+    # -- extensions, vault, Goose sync, catalog --------------------------------------------------
+    vault_key: SecretStr | None = Field(
+        default=None,
+        description="Vault keys (base64url of 32 bytes), comma separated, newest first; default: generated into "
+        "DATA_DIR/vault.key (0600). Older keys only decrypt; secret_rotate_key re-encrypts with the newest.",
+    )
+    registry_url: str | None = Field(
+        default=None,
+        description="An MCP Registry API (serving /v0.1/servers) searched besides the shipped catalog.",
+    )
+    goose_config_path: Path = Field(
+        default_factory=lambda: Path.home() / ".config" / "goose" / "config.yaml",
+        description="Goose's config.yaml that goose_config_sync reads and writes.",
+    )
+    goose_config_watch: bool = Field(default=False, description="Re-sync when Goose's config.yaml changes.")
+    goose_config_watch_interval: float = Field(default=2.0, gt=0, description="Seconds between checks of the file.")
+    extension_idle_timeout: float = Field(
+        default=600.0, gt=0, description="Seconds an unused federated extension keeps running before it is stopped."
+    )
+    extension_start_timeout: float = Field(
+        default=60.0, gt=0, description="Longest wait for an extension to start and answer initialize."
+    )
+    extension_restart_backoff: float = Field(
+        default=1.0, gt=0, description="First delay before restarting a crashed extension; doubles per crash."
+    )
+    extension_max_backoff: float = Field(default=60.0, gt=0, description="Longest delay between restarts.")
+    extension_max_restarts: int = Field(
+        default=5, ge=0, description="Consecutive failed starts after which an extension waits for the next call."
+    )
+    extension_env_passthrough: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(CHILD_ENV_PASSTHROUGH),
+        description="Names of the hub's environment variables passed on to extension processes, comma separated.",
+    )
+    extension_environment: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,
+        repr=False,
+        description="The environment extension processes start from; default: the passthrough names' values.",
+    )
+
+    # -- execution engine and agents ------------------------------------------------------------
+    max_concurrent_executions: int = Field(default=4, ge=1, le=1000, description="Executions run at once here.")
+    execution_timeout: float = Field(
+        default=1800.0, gt=0, description="Seconds a run may take when its template sets no timeout."
+    )
+    execution_kill_grace: float = Field(
+        default=5.0, ge=0, description="Seconds between SIGTERM and SIGKILL when a run is cancelled or times out."
+    )
+    execution_log_limit: int = Field(
+        default=1_000_000, ge=1000, description="Bytes of log kept per execution; the rest is dropped with a marker."
+    )
+    execution_output_limit: int = Field(
+        default=200_000, ge=1000, description="Characters of output kept per execution (marked when cut)."
+    )
+    execution_wait_limit: float = Field(
+        default=300.0, gt=0, description="Longest `wait` a template_run call may ask for, seconds."
+    )
+    engine_poll_interval: float = Field(
+        default=1.0, gt=0, description="Seconds between queue polls (other hubs' submissions, cancel requests)."
+    )
+    run_token_role: Literal["viewer", "operator", "admin"] = Field(
+        default="operator", description="Role of a run's short-lived hub token (never above the caller's)."
+    )
+    goose_bin: str = Field(default="goose", description="The Goose CLI: a path, or a name looked up on PATH.")
+    goose_provider: str | None = Field(default=None, description="Goose provider for runs, e.g. openai, ollama.")
+    goose_model: str | None = Field(default=None, description="Goose model for runs, e.g. gpt-4o-mini, qwen3.")
+    goose_env: dict[str, str] = Field(
+        default_factory=dict,
+        exclude=True,  # may hold provider API keys: never shown by settings_get
+        repr=False,
+        description='Provider environment for Goose runs as JSON, e.g. {"OPENAI_HOST": "http://127.0.0.1:11434"}.',
+    )
+    goose_max_turns: int = Field(default=50, ge=1, le=1000, description="Default Goose turn limit per run.")
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", description="openai agent: an OpenAI-compatible API base URL."
+    )
+    openai_model: str = Field(default="gpt-4o-mini", description="openai agent: default model.")
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="openai agent: API key (templates may name a vault secret instead)."
+    )
+
+    # -- triggers: schedules and webhooks --------------------------------------------------
+    scheduler_enabled: bool = Field(
+        default=True, description="Run the scheduler in this process (turn off on replicas that should not fire)."
+    )
+    scheduler_tick: float = Field(
+        default=1.0, gt=0, le=60, description="Seconds between scheduler passes (slots are claimed in the database)."
+    )
+    scheduler_misfire_grace: float = Field(
+        default=120.0, gt=0, description="A slot older than this when seen is 'missed' (the hub was down)."
+    )
+    webhook_max_body_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="Largest webhook payload accepted; larger gets 413."
+    )
+    webhook_signature_tolerance: float = Field(
+        default=300.0, gt=0, description="Seconds a signed webhook timestamp stays valid (replay protection)."
+    )
+    webhook_rate_limit: str = Field(
+        default="120/minute", description="Default deliveries per hook, e.g. 10/second, 120/minute."
+    )
+
+    # -- Discord: the bot, reaction actions, summaries ------------------------------------
+    discord_token: SecretStr | None = Field(
+        default=None, description="Discord bot token (developer portal, Bot tab); the bot starts only with one."
+    )
+    discord_token_secret: str | None = Field(
+        default=None, max_length=255, description="Name of a vault secret holding the bot token (instead of a value)."
+    )
+    discord_api_base_url: str = Field(
+        default="https://discord.com/api/v10",
+        description="Discord REST base URL (a proxy or a test double). Process-wide: discord.py keeps it in a "
+        "class attribute, so one process serves one Discord.",
+    )
+    discord_gateway_url: str = Field(
+        default="wss://gateway.discord.gg/", description="Discord gateway URL; process-wide like the REST URL."
+    )
+    discord_ready_timeout: float = Field(
+        default=30.0, gt=0, description="Longest wait of a Discord tool for the bot to connect before it fails."
+    )
+    discord_guild_ready_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds discord.py waits after the last GUILD_CREATE before it is ready."
+    )
+    discord_reconnect_initial: float = Field(
+        default=1.0, gt=0, description="First delay before reconnecting to Discord after a failure; doubles each time."
+    )
+    discord_reconnect_max: float = Field(default=120.0, gt=0, description="Longest delay between reconnections.")
+    discord_max_ratelimit_wait: float = Field(
+        default=30.0,
+        ge=30,
+        description="A Discord 429 asking to wait longer than this fails the call instead (discord.py's floor: 30).",
+    )
+    discord_allowed_guilds: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Guild ids the hub may touch, comma separated (joined with the allow-list kept by the "
+        "discord_allowlist tools); both empty: every guild the bot is in.",
+    )
+    discord_allowed_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Channel ids the hub may touch, comma separated (see discord_allowed_guilds)."
+    )
+    discord_default_reactions: bool = Field(
+        default=True, description="Bind ✏️ and 📝 to meeting-summary when the bot starts (if that binding is absent)."
+    )
+    discord_history_limit: int = Field(
+        default=500, ge=1, le=20_000, description="Default history window: at most this many messages."
+    )
+    discord_history_hours: float = Field(
+        default=24.0, gt=0, description="Default history window: messages of at most this many past hours."
+    )
+    discord_summary_chunk_chars: int = Field(
+        default=24_000,
+        ge=1000,
+        description="Characters of conversation one agent run gets; longer histories are summarised in chunks "
+        "and the notes combined (keep it within the agent's context budget).",
+    )
+    discord_run_timeout: float = Field(
+        default=1800.0, gt=0, description="Longest wait for a reaction's execution before the bot reacts ⚠️."
+    )
 
     @field_validator("jwt_secret")
     @classmethod
@@ -90,10 +251,30 @@ class Settings(BaseSettings):
             raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key); or leave it unset")
         return value
 
-    @field_validator("plugins", "allowed_hosts", "allowed_origins", mode="before")
+    @field_validator(
+        "plugins",
+        "allowed_hosts",
+        "allowed_origins",
+        "extension_env_passthrough",
+        "discord_allowed_guilds",
+        "discord_allowed_channels",
+        mode="before",
+    )
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _snapshot_child_environment(self) -> Settings:
+        # The one read of the process environment for child processes: a snapshot of allow-listed names.
+        if not self.extension_environment:
+            self.extension_environment = {k: os.environ[k] for k in self.extension_env_passthrough if k in os.environ}
+        return self
+
+    @property
+    def child_environment(self) -> dict[str, str]:
+        """The allow-listed part of the hub's environment that extension processes inherit."""
+        return dict(self.extension_environment)
 
     # -- derived values -------------------------------------------------------------
 

@@ -6,7 +6,20 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
@@ -71,3 +84,252 @@ class AuditEvent(Base):
     target: Mapped[str] = mapped_column(String(255))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+# -- templates and executions (issue 3) --------------------------------------------------------
+
+
+class TaskTemplate(Base):
+    """A reusable prompt with typed parameters, the extensions it needs and the agent that runs it."""
+
+    __tablename__ = "templates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    prompt: Mapped[str] = mapped_column(Text)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    extensions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    agent: Mapped[str] = mapped_column(String(32), index=True)
+    agent_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    tag_index: Mapped[str] = mapped_column(String(1000), default=",")  # ",a,b," for portable tag filters
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class TemplateSeed(Base):
+    """Which built-in library templates were seeded, and the content they were seeded with."""
+
+    __tablename__ = "template_seeds"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    seeded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Execution(Base):
+    """One run of a template: a row before anything runs, then its state, result and log."""
+
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_status_queued_at", "status", "queued_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    template_name: Mapped[str] = mapped_column(String(64), index=True)
+    template_version: Mapped[int] = mapped_column(Integer)
+    agent: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    trigger_kind: Mapped[str] = mapped_column(String(16), index=True)
+    trigger_actor: Mapped[str] = mapped_column(String(200))
+    trigger_ref: Mapped[str | None] = mapped_column(String(500))
+    run_role: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    prompt: Mapped[str] = mapped_column(Text)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    extensions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    agent_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    timeout_seconds: Mapped[float] = mapped_column(Float)
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    max_retries: Mapped[int] = mapped_column(Integer, default=0)
+    retry_of: Mapped[str | None] = mapped_column(String(32), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    pinned_to: Mapped[str | None] = mapped_column(String(32))  # only this engine may claim it (caller-bound)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    pid_start: Mapped[str | None] = mapped_column(String(32))
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    output: Mapped[str | None] = mapped_column(Text)
+    output_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    structured: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    usage: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    log_lines: Mapped[int] = mapped_column(Integer, default=0)
+    log_bytes: Mapped[int] = mapped_column(Integer, default=0)
+    log_truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ExecutionLogLine(Base):
+    """One line of an execution's ordered, size-bounded log."""
+
+    __tablename__ = "execution_logs"
+    __table_args__ = (UniqueConstraint("execution_id", "seq", name="uq_execution_logs_execution_id_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    stream: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+
+
+# -- extensions, the secrets vault, hub settings, Goose config sync (migration 0003) ----------------
+
+
+class Extension(Base):
+    """An MCP server agents use, in Goose's own schema (``config``), keyed by Goose's ``name_to_key``."""
+
+    __tablename__ = "extensions"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    role: Mapped[str] = mapped_column(String(16), default="operator")
+    source: Mapped[str] = mapped_column(String(255), default="hub")
+    discovered: Mapped[dict[str, Any] | None] = mapped_column()
+    discovered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class Secret(Base):
+    """A vault entry: only the AES-GCM ciphertext and the id of the key that made it are stored."""
+
+    __tablename__ = "secrets"
+    __table_args__ = (UniqueConstraint("scope", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16), default="env")
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    ciphertext: Mapped[str] = mapped_column(Text)
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class HubSetting(Base):
+    """A setting kept in the database; a secret one has no ``value`` here, it lives in the vault."""
+
+    __tablename__ = "hub_settings"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[dict[str, Any] | None] = mapped_column()
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class GooseSyncEntry(Base):
+    """The hash both sides agreed on at the last sync of one extension with one config.yaml."""
+
+    __tablename__ = "goose_sync_state"
+
+    path_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    hash: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- actions: triggers that start executions (schedules, webhooks, reactions; migration 0004) ----------
+
+
+class Action(Base):
+    """A trigger bound to a template and a parameter mapping. ``kind``: schedule, webhook or reaction."""
+
+    __tablename__ = "actions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    template: Mapped[str] = mapped_column(String(64), index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    next_fire_at: Mapped[datetime | None] = mapped_column(index=True)
+    cursor_at: Mapped[datetime | None] = mapped_column()
+    last_fired_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ActionFiring(Base):
+    """One firing of an action, written before its execution is submitted.
+
+    ``slot`` makes a firing unique per action: the UTC instant of a schedule slot, or a webhook's
+    idempotency key. Two hubs that race for the same slot collide on the unique constraint.
+    """
+
+    __tablename__ = "action_firings"
+    __table_args__ = (UniqueConstraint("action_id", "slot", name="uq_action_firings_action_id_slot"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    slot: Mapped[str | None] = mapped_column(String(200))
+    fired_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    execution_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+# -- Discord: per-guild/channel settings and the allow-list, reaction runs (migration 0005) -----------
+
+
+class DiscordScope(Base):
+    """Settings of one guild or channel (``kind``), and whether it is on the hub's allow-list."""
+
+    __tablename__ = "discord_scopes"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    discord_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class DiscordRun(Base):
+    """One reaction action on one message, claimed once across hubs, from collecting to the posted reply.
+
+    A posted run of a template is also the marker the next summary in that channel starts after.
+    """
+
+    __tablename__ = "discord_runs"
+    __table_args__ = (UniqueConstraint("action_id", "message_id", name="uq_discord_runs_action_id_message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    template: Mapped[str] = mapped_column(String(64))
+    guild_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    reactor: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    execution_id: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,489 @@
+"""Federation: every enabled extension's tools, resources and prompts, served through the hub.
+
+A client that connects to the hub once sees each extension's tools as ``{key}__{tool}``, its prompts
+as ``{key}__{prompt}``, its resources as ``goosuke-ext://{key}/{original uri}``. Listing never starts
+a server: it reads what the last start discovered (kept in the database, so every replica lists the
+same). The first call starts the server; it stays warm until idle for ``extension_idle_timeout``,
+is restarted with backoff when it crashes, and each request is bounded by the extension's own
+``timeout``. Which role may use an extension is set per extension.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.shared.exceptions import MCPError
+from mcp_types import (
+    CONNECTION_CLOSED,
+    INVALID_REQUEST,
+    REQUEST_TIMEOUT,
+    BlobResourceContents,
+    CallToolResult,
+    GetPromptResult,
+    ServerNotification,
+    TextContent,
+)
+from mcp_types import Prompt as MCPPrompt
+from mcp_types import Resource as MCPResource
+from mcp_types import ResourceTemplate as MCPResourceTemplate
+from mcp_types import Tool as MCPTool
+
+from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
+from hub.extensions import ExtensionRecord, ExtensionStore
+from hub.principal import Principal
+from hub.upstream import Upstream, describe, discover, open_client, stderr_tail
+from hub.vault import Vault
+
+if TYPE_CHECKING:
+    from hub.context import AppContext
+
+logger = logging.getLogger("goosuke.federation")
+
+SEP = "__"
+URI_PREFIX = "goosuke-ext://"
+MAX_NAME = 128  # MCP tool names are at most 128 characters
+# An upstream that answers 404 to our Mcp-Session-Id: the SDK's client reports it as INVALID_REQUEST,
+# "Session terminated" (no body) or the server's own error ("Session not found" from the Python SDK).
+SESSION_LOST = ("session terminated", "session not found")
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    ok: bool
+    key: str
+    type: str
+    server: dict[str, Any] | None
+    protocol_version: str | None
+    tools: list[str]
+    resources: int
+    resource_templates: int
+    prompts: int
+    start_ms: float | None
+    list_ms: float | None
+    error: str | None
+    stderr: str | None
+
+
+class Federation:
+    """The federation service (``app.services["federation"]``), started in the app lifespan."""
+
+    def __init__(self, app: AppContext, store: ExtensionStore, vault: Vault) -> None:
+        self.app = app
+        self.settings = app.settings
+        self.store = store
+        self.vault = vault
+        self.log_dir: Path = app.settings.data_dir / "extensions"
+        self.records: dict[str, ExtensionRecord] = {}
+        self.upstreams: dict[str, Upstream] = {}
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._discovering: set[str] = set()
+        self._discovery_failed: dict[str, str] = {}  # key -> record hash whose discovery failed
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Federation]:
+        self.store.on_change(self._on_store_change)
+        await self.refresh()
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            tg.start_soon(self._reaper)
+            try:
+                yield self
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await self.stop_all()
+                tg.cancel_scope.cancel()
+        self._tg = None
+
+    def spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+        if self._tg is None:
+            raise ToolError("Federation is not running (the hub is starting or stopping); try again shortly.")
+        self._tg.start_soon(fn)
+
+    async def stop_all(self) -> None:
+        async with anyio.create_task_group() as tg:
+            for upstream in list(self.upstreams.values()):
+                tg.start_soon(upstream.stop)
+
+    async def _reaper(self) -> None:
+        """Stop servers idle for longer than ``extension_idle_timeout``."""
+        idle = self.settings.extension_idle_timeout
+        while True:
+            await anyio.sleep(min(max(idle / 4, 0.05), 5.0))
+            now = time.monotonic()
+            for upstream in list(self.upstreams.values()):
+                if upstream.running and upstream.inflight == 0 and now - upstream.last_used > idle:
+                    logger.info("Stopping idle extension %r", upstream.key)
+                    self.spawn(upstream.stop)
+
+    # -- records --------------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Re-read the extensions table (another replica may have changed it)."""
+        current = {r.key: r for r in await self.store.list()}
+        changed = False
+        for key in set(self.records) | set(current):
+            old, new = self.records.get(key), current.get(key)
+            if old is None or new is None or old.updated_at != new.updated_at or old.discovered != new.discovered:
+                changed = await self._apply(key, new) or changed
+        if changed:
+            await self._notify()
+
+    async def _on_store_change(self, key: str, record: ExtensionRecord | None) -> None:
+        if await self._apply(key, record):
+            await self._notify()
+
+    async def _apply(self, key: str, record: ExtensionRecord | None) -> bool:
+        """Adopt a new version of a record; returns whether what clients see changed."""
+        old = self.records.get(key)
+        if record is None:
+            self.records.pop(key, None)
+        else:
+            self.records[key] = record
+        upstream = self.upstreams.get(key)
+        config_changed = old is None or record is None or old.hash != record.hash
+        if upstream is not None and (config_changed or record is None or not record.enabled):
+            self.upstreams.pop(key, None)
+            if self._tg is not None:
+                self._tg.start_soon(upstream.stop)
+        elif upstream is not None and record is not None:
+            upstream.record = record
+        return self._exposed(old) != self._exposed(record)
+
+    def _exposed(self, record: ExtensionRecord | None) -> Any:
+        if record is None or not record.enabled or not record.federated:
+            return None
+        return (record.role, record.hash, record.discovered)
+
+    async def _notify(self) -> None:
+        server = self.app.server
+        if server is None:
+            return
+        for notify in ("notify_tools_changed", "notify_resources_changed", "notify_prompts_changed"):
+            method = getattr(server, notify, None)
+            if method is not None:
+                try:
+                    await method()
+                except Exception:  # a notification is best effort; a broken session must not fail a change
+                    logger.exception("Could not send %s", notify)
+
+    async def launch_env(self, record: ExtensionRecord) -> dict[str, str]:
+        _, env = await self.store.launch_spec(record.key)
+        return env
+
+    async def discovered(self, key: str, found: dict[str, Any]) -> None:
+        """A server (re)started or announced a change: keep what it offers, tell clients if it differs."""
+        record = self.records.get(key)
+        self._discovery_failed.pop(key, None)
+        if record is None or record.discovered == found:
+            return
+        await self.store.save_discovery(key, found)
+        self.records[key] = dataclasses.replace(record, discovered=found)
+        await self._notify()
+
+    def message_handler(self, key: str) -> Callable[[Any], Awaitable[None]]:
+        async def handle(message: Any) -> None:
+            if isinstance(message, ServerNotification) and message.method.endswith("/list_changed"):
+                self.spawn(lambda: self._rediscover(key))
+            await anyio.lowlevel.checkpoint()
+
+        return handle
+
+    async def _rediscover(self, key: str) -> None:
+        upstream = self.upstreams.get(key)
+        if upstream is not None and upstream.client is not None:
+            try:
+                await self.discovered(key, await discover(upstream.client))
+            except Exception as exc:
+                logger.warning("Extension %r: re-listing after a change failed: %s", key, describe(exc))
+
+    def _active(self) -> list[ExtensionRecord]:
+        return [r for r in self.records.values() if r.enabled and r.federated]
+
+    def _discover_soon(self, record: ExtensionRecord) -> None:
+        if record.key in self._discovering or self._discovery_failed.get(record.key) == record.hash:
+            return
+        self._discovering.add(record.key)
+
+        async def run() -> None:
+            try:
+                await self.upstream(record).session(self.settings.extension_start_timeout)
+            except GoosukeError as exc:
+                self._discovery_failed[record.key] = record.hash
+                logger.warning("Discovering extension %r failed: %s", record.key, exc.message)
+            finally:
+                self._discovering.discard(record.key)
+
+        if self._tg is not None:
+            self._tg.start_soon(run)
+
+    def upstream(self, record: ExtensionRecord) -> Upstream:
+        upstream = self.upstreams.get(record.key)
+        if upstream is None:
+            upstream = self.upstreams[record.key] = Upstream(self, record)
+        return upstream
+
+    # -- naming ---------------------------------------------------------------------------------
+
+    def route(self, name: str) -> tuple[ExtensionRecord, str] | None:
+        """The extension and upstream name behind ``{key}__{name}`` (the longest matching key wins)."""
+        best: ExtensionRecord | None = None
+        for record in self._active():
+            if name.startswith(record.key + SEP) and (best is None or len(record.key) > len(best.key)):
+                best = record
+        if best is None:
+            return None
+        return best, name[len(best.key) + len(SEP) :]
+
+    def owns(self, name: str) -> bool:
+        return name not in self.app.registry.tools and self.route(name) is not None
+
+    def _allowed_tool(self, record: ExtensionRecord, tool: str) -> bool:
+        available = record.config.available_tools
+        return not available or tool in available
+
+    def tool_input_schema(self, name: str) -> dict[str, Any] | None:
+        found = self.route(name)
+        if found is None or not found[0].discovered:
+            return None
+        for tool in found[0].discovered.get("tools", []):
+            if tool["name"] == found[1]:
+                return tool.get("inputSchema")
+        return None
+
+    # -- listing ----------------------------------------------------------------------------------
+
+    def _meta(self, record: ExtensionRecord, meta: dict[str, Any] | None) -> dict[str, Any]:
+        return {**(meta or {}), "goosuke/role": record.role.value, "goosuke/extension": record.key}
+
+    async def list_tools(self) -> list[MCPTool]:
+        await self.refresh()
+        tools: list[MCPTool] = []
+        taken = set(self.app.registry.tools)
+        for record in self._active():
+            if record.discovered is None:
+                self._discover_soon(record)
+                continue
+            for tool in record.discovered.get("tools", []):
+                name = f"{record.key}{SEP}{tool['name']}"
+                if len(name) > MAX_NAME or name in taken or not self._allowed_tool(record, tool["name"]):
+                    continue
+                taken.add(name)
+                data = {**tool, "name": name, "_meta": self._meta(record, tool.get("_meta"))}
+                if data.get("title") is None and data.get("annotations", {}).get("title") is None:
+                    data["title"] = f"{tool['name']} ({record.name})"
+                tools.append(MCPTool.model_validate(data))
+        return tools
+
+    async def list_resources(self) -> list[MCPResource]:
+        out: list[MCPResource] = []
+        for record in self._active():
+            for resource in (record.discovered or {}).get("resources", []):
+                data = {**resource, "uri": f"{URI_PREFIX}{record.key}/{resource['uri']}"}
+                data["name"] = f"{record.key}{SEP}{resource.get('name', '')}"
+                data["_meta"] = self._meta(record, resource.get("_meta"))
+                out.append(MCPResource.model_validate(data))
+        return out
+
+    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
+        out: list[MCPResourceTemplate] = []
+        for record in self._active():
+            for template in (record.discovered or {}).get("resource_templates", []):
+                data = {**template, "uriTemplate": f"{URI_PREFIX}{record.key}/{template['uriTemplate']}"}
+                data["name"] = f"{record.key}{SEP}{template.get('name', '')}"
+                data["_meta"] = self._meta(record, template.get("_meta"))
+                out.append(MCPResourceTemplate.model_validate(data))
+        return out
+
+    async def list_prompts(self) -> list[MCPPrompt]:
+        out: list[MCPPrompt] = []
+        for record in self._active():
+            for prompt in (record.discovered or {}).get("prompts", []):
+                data = {**prompt, "name": f"{record.key}{SEP}{prompt['name']}"}
+                data["_meta"] = self._meta(record, prompt.get("_meta"))
+                out.append(MCPPrompt.model_validate(data))
+        return out
+
+    # -- calling ----------------------------------------------------------------------------------
+
+    def _check_role(self, record: ExtensionRecord, principal: Principal) -> None:
+        if not principal.role.allows(record.role):
+            raise PermissionDenied(
+                f"Extension {record.key!r} needs the {record.role.value} role; you are {principal.role.value}. "
+                "Ask an admin (extension_update role=...)."
+            )
+
+    async def _request(self, record: ExtensionRecord, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+        """Run one request on the extension's client: start it if needed, re-initialise once on a lost
+        session, turn transport failures into errors that say what happened."""
+        upstream = self.upstream(record)
+        timeout = record.timeout
+        for attempt in (1, 2):
+            client = await upstream.session(min(timeout, self.settings.extension_start_timeout))
+            upstream.inflight += 1
+            try:
+                return await send(client)
+            except MCPError as exc:
+                code, message = exc.error.code, self.vault.scrub(exc.error.message)
+                lost = code == INVALID_REQUEST and any(s in message.lower() for s in SESSION_LOST)
+                if lost and record.type != "stdio" and attempt == 1:
+                    logger.info("Extension %r lost our session (HTTP 404); re-initialising", record.key)
+                    upstream.reconnect()
+                    await anyio.lowlevel.checkpoint()
+                    continue
+                if code == CONNECTION_CLOSED:
+                    raise ToolError(
+                        f"Extension {record.key!r} closed the connection during {what} (it may have crashed); "
+                        "the hub restarts it. Try again."
+                    ) from None
+                if code == REQUEST_TIMEOUT:
+                    raise ToolError(
+                        f"Extension {record.key!r} did not answer {what} within its timeout of {timeout:g} s. "
+                        "Raise it with extension_update (timeout) if the work needs longer."
+                    ) from None
+                raise ToolError(f"Extension {record.key!r} refused {what}: {message}") from None
+            except GoosukeError:
+                raise
+            except Exception as exc:
+                upstream.reconnect()
+                raise ToolError(
+                    f"Extension {record.key!r} failed during {what}: {self.vault.scrub(describe(exc))}. "
+                    "The hub reconnects; try again."
+                ) from None
+            finally:
+                upstream.inflight -= 1
+                upstream.last_used = time.monotonic()
+        raise ToolError(f"Extension {record.key!r} lost the session twice during {what}; try again.")
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], principal: Principal) -> CallToolResult:
+        """Call ``{key}__{tool}``; failures come back as ``isError`` results that say what to do."""
+        started, outcome = time.perf_counter(), "error"
+        try:
+            found = self.route(name)
+            if found is None:
+                raise NotFound(f"Unknown tool {name!r}. Call tools/list to see the tools this hub offers.")
+            record, tool = found
+            self._check_role(record, principal)
+            if not self._allowed_tool(record, tool):
+                raise NotFound(f"Tool {tool!r} is not in the available_tools of extension {record.key!r}.")
+            result = await self._request(
+                record,
+                f"tools/call {tool!r}",
+                lambda c: c.session.call_tool(tool, arguments, read_timeout_seconds=record.timeout),
+            )
+            outcome = "ok"
+            return self._scrub_result(result)
+        except PermissionDenied as exc:
+            outcome = "denied"
+            return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+        except GoosukeError as exc:
+            return CallToolResult(content=[TextContent(type="text", text=exc.message)], is_error=True)
+        finally:
+            metrics = self.app.metrics
+            metrics.tool_calls.labels(tool=name, outcome=outcome, via="federation").inc()
+            metrics.tool_seconds.labels(tool=name).observe(time.perf_counter() - started)
+
+    def _scrub_result(self, result: Any) -> Any:
+        if not self.vault.has_values:  # nothing to hide: skip the copy (the hot path of a proxied call)
+            return result
+        data = self.vault.scrub_data(result.model_dump(mode="json", by_alias=True, exclude_none=True))
+        return type(result).model_validate(data)
+
+    def resolve_uri(self, uri: str) -> tuple[ExtensionRecord, str] | None:
+        if not uri.startswith(URI_PREFIX):
+            return None
+        key, _, original = uri[len(URI_PREFIX) :].partition("/")
+        record = self.records.get(key)
+        if record is None or not record.enabled or not record.federated or not original:
+            return None
+        return record, original
+
+    async def read_resource(self, uri: str, principal: Principal) -> list[ReadResourceContents]:
+        found = self.resolve_uri(uri)
+        if found is None:
+            raise NotFound(f"Unknown resource {uri!r}. List resources with resources/list.")
+        record, original = found
+        self._check_role(record, principal)
+        result = await self._request(
+            record, f"resources/read {original!r}", lambda c: c.session.read_resource(original)
+        )
+        contents: list[ReadResourceContents] = []
+        for item in result.contents:
+            if isinstance(item, BlobResourceContents):
+                contents.append(ReadResourceContents(content=base64.b64decode(item.blob), mime_type=item.mime_type))
+            else:
+                contents.append(ReadResourceContents(content=self.vault.scrub(item.text), mime_type=item.mime_type))
+        return contents
+
+    async def get_prompt(self, name: str, arguments: dict[str, str], principal: Principal) -> GetPromptResult | None:
+        found = self.route(name)
+        if found is None:
+            return None
+        record, prompt = found
+        self._check_role(record, principal)
+        result = await self._request(
+            record, f"prompts/get {prompt!r}", lambda c: c.session.get_prompt(prompt, arguments or None)
+        )
+        return self._scrub_result(result)  # type: ignore[no-any-return]
+
+    # -- checking -----------------------------------------------------------------------------------
+
+    async def check(self, record: ExtensionRecord) -> CheckReport:
+        """Start (or connect to) the extension on a connection of its own, list what it offers, stop it."""
+        if not record.federated:
+            return CheckReport(
+                False, record.key, record.type, None, None, [], 0, 0, 0, None, None,
+                f"A {record.type} extension runs inside Goose; the hub cannot start it.", None,
+            )  # fmt: skip
+        log_path = self.log_dir / f"{record.key}.check.stderr.log"
+        started = time.perf_counter()
+        start_ms = list_ms = None
+        try:
+            env = await self.launch_env(record)
+            timeout = min(self.settings.extension_start_timeout, record.timeout)
+            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
+                async with AsyncExitStack() as stack:
+                    client = await open_client(
+                        stack, record, env, self.settings.child_environment, log_path, anyio.Event()
+                    )
+                    start_ms = (time.perf_counter() - started) * 1000
+                    listed = time.perf_counter()
+                    found = await discover(client)
+                    list_ms = (time.perf_counter() - listed) * 1000
+            if deadline.cancelled_caught:
+                raise TimeoutError
+            if record.enabled:
+                await self.discovered(record.key, found)
+            names = [t["name"] for t in found["tools"]]
+            return CheckReport(
+                True, record.key, record.type, found["server"], found["protocol_version"], names,
+                len(found["resources"]), len(found["resource_templates"]), len(found["prompts"]),
+                start_ms, list_ms, None, None,
+            )  # fmt: skip
+        except Exception as exc:
+            error = self.vault.scrub(exc.message if isinstance(exc, GoosukeError) else describe(exc))
+            tail = self.vault.scrub(stderr_tail(log_path)) if record.type == "stdio" else ""
+            return CheckReport(
+                False, record.key, record.type, None, None, [], 0, 0, 0, start_ms, list_ms, error, tail or None
+            )
+
+    def status(self, key: str) -> dict[str, Any]:
+        upstream = self.upstreams.get(key)
+        if upstream is None:
+            return {"state": "stopped", "starts": 0, "crashes": 0, "last_error": None}
+        return {
+            "state": upstream.state,
+            "starts": upstream.starts,
+            "crashes": upstream.crashes,
+            "last_error": self.vault.scrub(upstream.last_error) if upstream.last_error else None,
+        }

@@ -1,0 +1,472 @@
+"""Two-way sync between the hub's extensions and Goose's own ``config.yaml``.
+
+The file is edited round-trip (ruamel.yaml): comments, key order and every key the hub does not own
+stay as they were; only entries under ``extensions:`` that the sync changes are touched, and within an
+entry only the fields of Goose's schema. Writes are atomic (a temporary file renamed over the old one)
+and keep the previous file as ``config.yaml.bak``.
+
+Each extension is compared three ways: the hub's version, the file's version and the version both had
+at the last sync (a hash per file and key in ``goose_sync_state``). A side that differs from that base
+has changed; if only one side changed its version is copied to the other. If both changed, it is a
+conflict, resolved by a fixed rule: ``push`` keeps the hub's version, ``pull`` keeps Goose's, ``both``
+keeps the side named by ``prefer`` (hub by default). A conflict is never silent: the result lists both
+versions, the losing file version stays in ``config.yaml.bak`` and the losing hub version in the audit
+log. Secret values are never written to ``config.yaml``: only ``env_keys`` names are; values go to
+Goose's ``secrets.yaml`` (mode 0600) only when asked for (``secrets="export"``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import io
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+from sqlalchemy import delete, select
+
+from hub.accounts import audit
+from hub.db import Database
+from hub.db.models import GooseSyncEntry
+from hub.errors import Conflict, GoosukeError, ToolError
+from hub.extensions import (
+    MODELS,
+    ExtensionRecord,
+    ExtensionStore,
+    config_hash,
+    config_warnings,
+    goose_fields,
+    name_to_key,
+    parse_config,
+)
+from hub.principal import Role
+from hub.vault import Vault
+
+logger = logging.getLogger("goosuke.goose")
+
+Mode = Literal["push", "pull", "both"]
+SecretsMode = Literal["ignore", "export", "import"]
+HUB_EXTENSION_KEY = "goosuke"
+
+
+def _yaml() -> YAML:
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def _hash_path(path: Path) -> str:
+    return hashlib.sha256(str(path).encode()).hexdigest()
+
+
+def load(path: Path) -> tuple[CommentedMap, str]:
+    """The parsed file (an empty map when it does not exist) and its text.
+
+    Raises:
+        ToolError: not valid YAML, or not a mapping, or ``extensions`` is not a mapping. The message gives
+            the place, never the file's content.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return CommentedMap(), ""
+    except OSError as exc:
+        raise ToolError(f"Cannot read {path}: {exc.strerror}. Check GOOSUKE_GOOSE_CONFIG_PATH.") from None
+    try:
+        doc = _yaml().load(text)
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ToolError(
+            f"{path} is not valid YAML{where} ({problem}). Fix it by hand or restore {path.name}.bak; "
+            "nothing was written."
+        ) from None
+    if doc is None:
+        doc = CommentedMap()
+    if not isinstance(doc, CommentedMap):
+        raise ToolError(f"{path} must hold a YAML mapping at the top; nothing was written.")
+    extensions = doc.get("extensions")
+    if extensions is not None and not isinstance(extensions, CommentedMap):
+        raise ToolError(f"`extensions:` in {path} must be a mapping of key -> extension; nothing was written.")
+    return doc, text
+
+
+def dump(doc: CommentedMap) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(doc, buffer)
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, text: str, *, backup: bool = True, mode: int | None = None) -> Path | None:
+    """Write ``text`` to ``path`` through a temporary file renamed over it; keep the old file as ``.bak``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backup_path = None
+    if path.exists():
+        mode = path.stat().st_mode & 0o777 if mode is None else mode
+        if backup:
+            backup_path = path.with_name(path.name + ".bak")
+            shutil.copy2(path, backup_path)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode if mode is not None else 0o644)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode if mode is not None else 0o644)
+        os.replace(temp, path)
+    finally:
+        if temp.exists():
+            temp.unlink()
+    return backup_path
+
+
+def set_entry(extensions: CommentedMap, key: str, entry: dict[str, Any]) -> None:
+    """Put Goose's entry under ``key``, editing an existing one in place (its comments, order and unknown
+    keys stay)."""
+    current = extensions.get(key)
+    if not isinstance(current, CommentedMap):
+        fresh = CommentedMap()
+        for name, value in entry.items():
+            fresh[name] = value
+        extensions[key] = fresh
+        return
+    schema = set(MODELS[entry["type"]].model_fields) | {"enabled", "env"}
+    for name, value in entry.items():
+        if current.get(name) != value:
+            current[name] = value
+    for name in list(current):
+        if name in schema and name not in entry and current[name] not in (None, [], {}):
+            del current[name]
+    if "env" in current and "envs" in entry:
+        del current["env"]
+
+
+@dataclass
+class FileEntry:
+    key: str
+    config: Any | None
+    enabled: bool
+    error: str | None = None
+
+    @property
+    def hash(self) -> str | None:
+        return config_hash(self.config, self.enabled) if self.config is not None else None
+
+
+def file_entries(doc: CommentedMap) -> dict[str, FileEntry]:
+    """Goose's reading of ``extensions:``: a missing ``name`` is the key; malformed entries are kept aside."""
+    out: dict[str, FileEntry] = {}
+    for key, raw in (doc.get("extensions") or {}).items():
+        key = str(key)
+        if not isinstance(raw, dict):
+            out[key] = FileEntry(key, None, False, "the entry is not a mapping")
+            continue
+        data = {k: v for k, v in raw.items() if k != "enabled"}
+        data.setdefault("name", key)
+        try:
+            config = parse_config(_plain(data), label=f"Goose entry {key!r}", lenient=True)
+        except GoosukeError as exc:
+            out[key] = FileEntry(key, None, False, exc.message)
+            continue
+        if name_to_key(config.name) != key:
+            error = f"its key is not name_to_key({config.name!r}) = {name_to_key(config.name)!r}"
+            out[key] = FileEntry(key, None, False, error)
+            continue
+        out[key] = FileEntry(key, config, bool(raw.get("enabled", False)))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class SyncResult:
+    mode: str
+    path: str
+    dry_run: bool
+    pushed: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)
+    removed_from_goose: list[str] = field(default_factory=list)
+    removed_from_hub: list[str] = field(default_factory=list)
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, str]] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    diff: str = ""
+    backup: str | None = None
+    written: bool = False
+
+
+class GooseSync:
+    """Sync with one ``config.yaml`` (``app.services["goose_sync"]``). Calls are serialised."""
+
+    def __init__(self, db: Database, store: ExtensionStore, vault: Vault, path: Path) -> None:
+        self.db = db
+        self.store = store
+        self.vault = vault
+        self.path = path
+        self._lock = anyio.Lock()
+        self._last_seen: tuple[int, int] | None = None
+
+    async def _bases(self) -> dict[str, str]:
+        async with self.db.session() as session:
+            query = select(GooseSyncEntry).where(GooseSyncEntry.path_hash == _hash_path(self.path))
+            rows = await session.scalars(query)
+            return {row.key: row.hash for row in rows}
+
+    async def _save_bases(self, agreed: dict[str, str | None]) -> None:
+        path_hash = _hash_path(self.path)
+        async with self.db.session() as session:
+            for key, value in agreed.items():
+                await session.execute(
+                    delete(GooseSyncEntry).where(GooseSyncEntry.path_hash == path_hash, GooseSyncEntry.key == key)
+                )
+                if value is not None:
+                    session.add(GooseSyncEntry(path_hash=path_hash, key=key, path=str(self.path), hash=value))
+
+    async def sync(
+        self,
+        mode: Mode = "both",
+        *,
+        actor: str,
+        dry_run: bool = False,
+        prefer: Literal["hub", "goose"] = "hub",
+        secrets: SecretsMode = "ignore",
+        include_bundled: bool = False,
+    ) -> SyncResult:
+        async with self._lock:
+            return await self._sync(mode, actor, dry_run, prefer, secrets, include_bundled)
+
+    async def _sync(
+        self, mode: Mode, actor: str, dry_run: bool, prefer: str, secrets: SecretsMode, include_bundled: bool
+    ) -> SyncResult:
+        result = SyncResult(mode=mode, path=str(self.path), dry_run=dry_run)
+        doc, text = load(self.path)
+        winner = {"push": "hub", "pull": "goose"}.get(mode, prefer)
+        hub = {r.key: r for r in await self.store.list()}
+        goose = file_entries(doc)
+        bases = await self._bases()
+        to_goose: dict[str, dict[str, Any] | None] = {}
+        to_hub: dict[str, FileEntry | None] = {}
+        agreed: dict[str, str | None] = {}
+        for key in sorted(set(hub) | set(goose) | set(bases)):
+            record, entry = hub.get(key), goose.get(key)
+            if entry is not None and entry.error:
+                result.skipped.append({"key": key, "reason": f"malformed in config.yaml ({entry.error}); left as is"})
+                continue
+            if entry is not None and record is None and not include_bundled and entry.config.bundled:
+                result.skipped.append({"key": key, "reason": "bundled with Goose; left to Goose"})
+                continue
+            h = record.hash if record else None
+            g = entry.hash if entry else None
+            b = bases.get(key)
+            if h == g:
+                agreed[key] = h
+                continue
+            hub_changed, goose_changed = h != b, g != b
+            if hub_changed and goose_changed:
+                side = winner
+                result.conflicts.append(
+                    {
+                        "key": key,
+                        "hub": record.goose_entry() if record else None,
+                        "goose": {"enabled": entry.enabled, **goose_fields(entry.config)} if entry else None,
+                        "kept": side,
+                        "rule": f"mode={mode}: the {side} version wins; the other is kept in "
+                        + ("config.yaml.bak" if side == "hub" else "the audit log"),
+                    }
+                )
+            else:
+                side = "hub" if hub_changed else "goose"
+            if side == "hub":
+                if mode == "pull":
+                    result.pending.append({"key": key, "direction": "push"})
+                    continue
+                to_goose[key] = record.goose_entry() if record else None
+                agreed[key] = h
+            else:
+                if mode == "push":
+                    result.pending.append({"key": key, "direction": "pull"})
+                    continue
+                if entry is not None:
+                    try:
+                        result.warnings += [f"{key}: {w}" for w in config_warnings(entry.config)]
+                        await self.store._check_no_plain_secrets(entry.config)
+                    except GoosukeError as exc:
+                        result.skipped.append({"key": key, "reason": exc.message})
+                        continue
+                to_hub[key] = entry
+                agreed[key] = g
+
+        extensions = doc.get("extensions")
+        if to_goose and extensions is None:
+            extensions = doc["extensions"] = CommentedMap()
+        for key, entry_dict in to_goose.items():
+            assert extensions is not None
+            if entry_dict is None:
+                if key in extensions:
+                    del extensions[key]
+                    result.removed_from_goose.append(key)
+            else:
+                set_entry(extensions, key, entry_dict)
+                result.pushed.append(key)
+        new_text = dump(doc) if to_goose else text
+        for key, pulled in to_hub.items():
+            (result.pulled if pulled is not None else result.removed_from_hub).append(key)
+        diff = difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), str(self.path), "after sync")
+        result.diff = self.vault.scrub("".join(diff))
+        result.secrets = await self._secrets_plan(secrets, hub, to_hub)
+        if dry_run:
+            return result
+
+        if new_text != text:
+            if self.path.exists() and self.path.read_text() != text:
+                raise Conflict(f"{self.path} changed while syncing; nothing was written. Run the sync again.")
+            backup = write_atomic(self.path, new_text)
+            result.backup, result.written = (str(backup) if backup else None), True
+        for key, pulled in to_hub.items():
+            if pulled is None:
+                await self.store.remove(key, actor=actor)
+                continue
+            current = hub.get(key)
+            await self.store.add(
+                pulled.config,
+                actor=actor,
+                enabled=pulled.enabled,
+                role=current.role if current else Role.operator,
+                source="goose",
+                replace=True,
+            )
+        lost = [c for c in result.conflicts if c["kept"] == "goose" and c["hub"] is not None]
+        async with self.db.session() as session:
+            await audit(
+                session, actor, "goose.sync", str(self.path), mode=mode, pushed=result.pushed,
+                pulled=result.pulled, conflicts=[c["key"] for c in result.conflicts], lost_hub_versions=lost,
+            )  # fmt: skip
+        await self._save_bases(agreed)
+        await self._secrets_apply(secrets, result.secrets, actor)
+        self._remember_file()
+        return result
+
+    async def _secrets_plan(
+        self, secrets: SecretsMode, hub: dict[str, ExtensionRecord], to_hub: dict[str, FileEntry | None]
+    ) -> list[str]:
+        if secrets == "ignore":
+            return []
+        names: set[str] = set()
+        for record in hub.values():
+            names.update(getattr(record.config, "env_keys", []))
+        for entry in to_hub.values():
+            if entry is not None:
+                names.update(getattr(entry.config, "env_keys", []))
+        stored = {info.name for info in await self.vault.list()}
+        if secrets == "export":
+            return sorted(names & stored)
+        available = self._goose_secrets()
+        return sorted(n for n in names if n in available and n not in stored)
+
+    def _goose_secrets(self) -> dict[str, str]:
+        path = self.path.with_name("secrets.yaml")
+        if not path.exists():
+            return {}
+        try:
+            data = _yaml().load(path.read_text()) or {}
+        except YAMLError:
+            raise ToolError(f"{path} is not valid YAML; fix it or remove it. Nothing was imported.") from None
+        return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int | float)}
+
+    async def _secrets_apply(self, secrets: SecretsMode, names: list[str], actor: str) -> None:
+        if secrets == "export" and names:
+            path = self.path.with_name("secrets.yaml")
+            data: Any = CommentedMap()
+            if path.exists():
+                data = _yaml().load(path.read_text()) or CommentedMap()
+            for name in names:
+                data[name] = await self.vault.get(name)
+            write_atomic(path, dump(data), backup=False, mode=0o600)
+        elif secrets == "import" and names:
+            available = self._goose_secrets()
+            for name in names:
+                await self.vault.set(name, available[name], actor=actor, description="imported from Goose")
+
+    # -- rendering and watching -----------------------------------------------------------------
+
+    def _remember_file(self) -> None:
+        try:
+            stat = self.path.stat()
+            self._last_seen = (stat.st_mtime_ns, stat.st_size)
+        except FileNotFoundError:
+            self._last_seen = None
+
+    async def watch(self, interval: float) -> None:
+        """Re-sync (mode ``both``) whenever the file changes; runs until cancelled."""
+        self._remember_file()
+        while True:
+            await anyio.sleep(interval)
+            try:
+                stat = self.path.stat()
+                seen: tuple[int, int] | None = (stat.st_mtime_ns, stat.st_size)
+            except FileNotFoundError:
+                seen = None
+            if seen == self._last_seen:
+                continue
+            self._last_seen = seen
+            if seen is None:
+                continue
+            try:
+                result = await self.sync("both", actor="goose-config-watch")
+                logger.info("config.yaml changed: pulled %s, pushed %s", result.pulled, result.pushed)
+            except GoosukeError as exc:
+                logger.warning("config.yaml changed but the sync failed: %s", exc.message)
+
+
+def render(records: list[ExtensionRecord], hub_url: str | None, *, token_env: str = "GOOSUKE_TOKEN") -> str:
+    """A ``config.yaml`` fragment: the team's extensions and, with ``hub_url``, the hub itself."""
+    doc = CommentedMap()
+    extensions = CommentedMap()
+    for record in records:
+        entry = CommentedMap()
+        for name, value in record.goose_entry().items():
+            entry[name] = value
+        extensions[record.key] = entry
+    if hub_url:
+        hub = CommentedMap()
+        hub.update(
+            {
+                "enabled": True,
+                "type": "streamable_http",
+                "name": HUB_EXTENSION_KEY,
+                "description": "Goosuke hub: the team's tools, templates and extensions",
+                "uri": f"{hub_url.rstrip('/')}/mcp",
+                "envs": {},
+                "env_keys": [token_env],
+                "headers": {"Authorization": f"Bearer ${{{token_env}}}"},
+                "timeout": 300,
+            }
+        )
+        extensions[HUB_EXTENSION_KEY] = hub
+    doc["extensions"] = extensions
+    header = (
+        f"# Goose extensions from the Goosuke hub, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n"
+        "# Secrets are not included: provide each env_keys name as an environment variable\n"
+        "# or in Goose's secrets.yaml.\n"
+    )
+    return header + dump(doc)

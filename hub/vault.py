@@ -1,0 +1,522 @@
+"""The secrets vault: values encrypted at rest, keys from a setting or a 0600 key file, rotation, scrubbing.
+
+Each value is sealed with AES-256-GCM under the newest key; the row keeps only the ciphertext and the
+id of the key that sealed it (a fingerprint, never the key). The associated data binds a ciphertext to
+its scope and name, so a row copied onto another name does not decrypt. Older keys stay usable for
+reading until ``rotate`` has re-sealed every row with the newest one (MultiFernet-style), so rotation
+needs no downtime.
+
+Keys come from ``GOOSUKE_VAULT_KEY`` (comma separated, newest first) or, when unset, from
+``DATA_DIR/vault.key`` (one key per line, newest first), created with mode 0600 on first start. A
+key that does not match the stored rows is reported by every vault call and by ``/readyz``; the hub
+keeps serving everything else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import re
+import weakref
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from hub.accounts import audit
+from hub.auth import write_private_file
+from hub.db import Database
+from hub.db.models import Secret
+from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
+from hub.settings import Settings
+
+logger = logging.getLogger("goosuke.vault")
+
+KEY_FILE = "vault.key"
+TOKEN_PREFIX = "v1."
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MIN_SCRUB_LENGTH = 4  # shorter values would mask ordinary words; secret_set refuses them
+MAX_SECRET_BYTES = 64 * 1024
+ROTATE_BATCH = 200
+GENERATE_HINT = 'python -c "import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
+
+
+def generate_key() -> str:
+    """A new vault key: 32 random bytes, base64url."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+
+def key_id(key: bytes) -> str:
+    return hashlib.sha256(b"goosuke-vault-key:" + key).hexdigest()[:16]
+
+
+def parse_keys(text: str, source: str) -> list[bytes]:
+    """Keys separated by commas, spaces or newlines, newest first.
+
+    Raises:
+        ConfigError: a key is not base64url of 32 bytes (the message names its position, not its value).
+    """
+    keys: list[bytes] = []
+    for position, item in enumerate(re.split(r"[\s,]+", text.strip()), start=1):
+        if not item:
+            continue
+        try:
+            raw = base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
+        except (ValueError, TypeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ConfigError(
+                f"Vault key #{position} in {source} is not base64url of 32 bytes. Generate one with: {GENERATE_HINT}"
+            )
+        keys.append(raw)
+    return keys
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    name: str
+    scope: str
+    description: str
+    key_id: str
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    new_key_id: str
+    reencrypted: int
+    retired_key_ids: list[str]
+    key_source: str
+    note: str
+
+
+def _aad(scope: str, name: str) -> bytes:
+    return f"goosuke-vault:{scope}:{name}".encode()
+
+
+def _info(row: Secret) -> SecretInfo:
+    return SecretInfo(
+        row.name,
+        row.scope,
+        row.description,
+        row.key_id,
+        row.created_at,
+        row.created_by,
+        row.updated_at,
+        row.updated_by,
+    )
+
+
+class _ScrubFilter(logging.Filter):
+    """Masks every value the running vaults know in log records (a last line of defence: libraries log
+    response bodies at DEBUG, and one of those may be a revealed secret)."""
+
+    def __init__(self) -> None:
+        super().__init__("goosuke-vault-scrub")
+        self.vaults: weakref.WeakSet[Vault] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        vaults = [v for v in self.vaults if v.has_values]
+        if not vaults:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's business
+            return True
+        scrubbed = message
+        for vault in vaults:
+            scrubbed = vault.scrub(scrubbed)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_LOG_SCRUBBER = _ScrubFilter()
+
+
+def install_log_scrubber(vault: Vault) -> None:
+    """Scrub this vault's values from every record the current log handlers emit."""
+    _LOG_SCRUBBER.vaults.add(vault)
+    loggers = [
+        logging.getLogger(),
+        *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
+    ]
+    for lg in loggers:
+        for handler in lg.handlers:
+            if _LOG_SCRUBBER not in handler.filters:
+                handler.addFilter(_LOG_SCRUBBER)
+
+
+def check_name(name: str) -> None:
+    if not SECRET_NAME.match(name):
+        raise InvalidArguments(
+            f"Secret name {name[:64]!r} is not an environment variable name: use letters, digits and _, "
+            "not starting with a digit (e.g. GITHUB_TOKEN).",
+            errors=[{"field": "name", "message": "must match [A-Za-z_][A-Za-z0-9_]*", "type": "pattern"}],
+        )
+
+
+class Vault:
+    """The vault service (``app.services["vault"]``). Every method that reads a value may raise
+    ``ConfigError`` when the configured key cannot open the stored rows."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._keys: list[tuple[str, AESGCM, bytes]] = []
+        self._problem: str | None = None
+        self._known: dict[tuple[str, str], str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._pattern_names: dict[str, str] = {}
+        self.key_source = ""
+
+    # -- keys ---------------------------------------------------------------------------
+
+    @property
+    def key_file(self) -> Any:
+        return self.settings.data_dir / KEY_FILE
+
+    def _load_keys(self, *, create: bool) -> None:
+        if self.settings.vault_key is not None:
+            keys = parse_keys(self.settings.vault_key.get_secret_value(), "GOOSUKE_VAULT_KEY")
+            self.key_source = "setting"
+        elif self.key_file.exists():
+            keys = parse_keys(self.key_file.read_text(), str(self.key_file))
+            self.key_source = "file"
+        elif create:
+            write_private_file(self.key_file, generate_key() + "\n")
+            logger.info("Created a new vault key file at %s (mode 0600); back it up with the database.", self.key_file)
+            keys = parse_keys(self.key_file.read_text(), str(self.key_file))
+            self.key_source = "file"
+        else:
+            keys = []
+            self.key_source = "none"
+        if not keys and self.key_source != "none":
+            raise ConfigError(f"The vault key source ({self.key_source}) holds no key. Generate one: {GENERATE_HINT}")
+        self._keys = [(key_id(k), AESGCM(k), k) for k in keys]
+
+    async def start(self) -> None:
+        """Load the keys (creating the key file on a fresh hub), check them against the stored rows."""
+        try:
+            async with self.db.session() as session:
+                stored = set(await session.scalars(select(Secret.key_id).distinct()))
+        except SQLAlchemyError:
+            self._problem = "The vault's table is missing: run `goosuke migrate` (or start with migrate_on_start)."
+            logger.error("Vault unavailable: %s", self._problem)
+            return
+        try:
+            self._load_keys(create=not stored)
+        except ConfigError as exc:
+            self._problem = exc.message
+            logger.error("Vault unavailable: %s", exc.message)
+            return
+        missing = stored - {kid for kid, _, _ in self._keys}
+        if not self._keys:
+            self._problem = (
+                f"The vault has {len(stored)} sealed value(s) but no key: restore {self.key_file} from your backup "
+                "or set GOOSUKE_VAULT_KEY to the key(s) used before."
+            )
+        elif missing:
+            self._problem = (
+                f"The vault key does not match the stored secrets (they were sealed with key id(s) "
+                f"{', '.join(sorted(missing))}; loaded: {', '.join(kid for kid, _, _ in self._keys)}). Restore "
+                f"{self.key_file} from your backup or put the old key after the new one in GOOSUKE_VAULT_KEY. "
+                "Nothing was changed."
+            )
+        else:
+            self._problem = None
+        if self._problem:
+            logger.error("Vault unavailable: %s", self._problem)
+            return
+        await self.known_values()
+
+    def status(self) -> str:
+        if self._problem:
+            return "unavailable: wrong or missing key"
+        return f"ok ({len(self._keys)} key(s) from {self.key_source}, primary {self.primary_key_id})"
+
+    @property
+    def primary_key_id(self) -> str:
+        return self._keys[0][0] if self._keys else ""
+
+    def _require(self) -> None:
+        if self._problem:
+            raise ConfigError(self._problem)
+        if not self._keys:
+            raise ConfigError(f"The vault has no key. Set GOOSUKE_VAULT_KEY or let the hub create {self.key_file}.")
+
+    # -- sealing ------------------------------------------------------------------------
+
+    def seal(self, scope: str, name: str, value: str) -> tuple[str, str]:
+        self._require()
+        kid, aead, _ = self._keys[0]
+        nonce = os.urandom(12)
+        sealed = aead.encrypt(nonce, value.encode(), _aad(scope, name))
+        return TOKEN_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode(), kid
+
+    def open(self, row: Secret) -> str:
+        self._require()
+        for kid, aead, _ in self._keys:  # noqa: B007 - the loop finds the key that sealed the row
+            if kid == row.key_id:
+                break
+        else:
+            raise ConfigError(
+                f"Secret {row.name!r} was sealed with key id {row.key_id}, which is not loaded. Restore the old "
+                "vault key (see docs/extensions.md, 'Vault keys')."
+            )
+        try:
+            raw = base64.urlsafe_b64decode(row.ciphertext.removeprefix(TOKEN_PREFIX))
+            return aead.decrypt(raw[:12], raw[12:], _aad(row.scope, row.name)).decode()
+        except (InvalidTag, ValueError):
+            raise ConfigError(
+                f"Secret {row.name!r} cannot be decrypted: its row was altered or sealed by another key. "
+                "Set it again with secret_set."
+            ) from None
+
+    # -- values -------------------------------------------------------------------------
+
+    async def set(
+        self, name: str, value: str, *, actor: str, description: str | None = None, scope: str = "env"
+    ) -> tuple[SecretInfo, bool]:
+        """Store (or replace) a value; returns its info and whether it was new. Audited, value never logged."""
+        if scope == "env":
+            check_name(name)
+        if len(value) < MIN_SCRUB_LENGTH:
+            raise InvalidArguments(
+                f"A secret value must have at least {MIN_SCRUB_LENGTH} characters, so it can be recognised and "
+                "hidden in outputs.",
+                errors=[{"field": "value", "message": "too short", "type": "too_short"}],
+            )
+        if len(value.encode()) > MAX_SECRET_BYTES:
+            raise InvalidArguments(f"A secret value may have at most {MAX_SECRET_BYTES} bytes.")
+        ciphertext, kid = self.seal(scope, name, value)
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
+            created = row is None
+            if row is None:
+                row = Secret(
+                    scope=scope,
+                    name=name,
+                    description=description or "",
+                    ciphertext=ciphertext,
+                    key_id=kid,
+                    created_by=actor,
+                    updated_by=actor,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(row)
+            else:
+                row.ciphertext, row.key_id, row.updated_at, row.updated_by = ciphertext, kid, now, actor
+                if description is not None:
+                    row.description = description
+            await session.flush()
+            await audit(session, actor, "secret.set" if scope == "env" else f"{scope}.secret.set", name, key_id=kid)
+            info = _info(row)
+        self._remember(scope, name, value)
+        return info, created
+
+    async def get(self, name: str, scope: str = "env") -> str:
+        """The plaintext value, for the hub's own use (launching extensions). Not audited; never returned to
+        a caller (``reveal`` is)."""
+        self._require()
+        async with self.db.session() as session:
+            row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
+        if row is None:
+            raise NotFound(f"No secret named {name!r}. Store it with secret_set (name={name!r}).")
+        value = self.open(row)
+        self._remember(scope, name, value)
+        return value
+
+    async def resolve(self, names: Iterable[str], scope: str = "env") -> dict[str, str]:
+        """Values of several secrets at once (an extension's ``env_keys``).
+
+        Raises:
+            NotFound: some are missing; the message lists every missing name.
+        """
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return {}
+        self._require()
+        async with self.db.session() as session:
+            rows = list(await session.scalars(select(Secret).where(Secret.scope == scope, Secret.name.in_(wanted))))
+        found = {row.name: self.open(row) for row in rows}
+        missing = [n for n in wanted if n not in found]
+        if missing:
+            raise NotFound(
+                f"Secret(s) {', '.join(missing)} are not in the vault. Store each with secret_set before starting "
+                "this extension."
+            )
+        for name, value in found.items():
+            self._remember(scope, name, value)
+        return found
+
+    async def reveal(self, name: str, *, actor: str) -> str:
+        value = await self.get(name)
+        async with self.db.session() as session:
+            await audit(session, actor, "secret.reveal", name)
+        return value
+
+    async def delete(self, name: str, *, actor: str, scope: str = "env") -> bool:
+        async with self.db.session() as session:
+            result = await session.execute(delete(Secret).where(Secret.scope == scope, Secret.name == name))
+            deleted = bool(getattr(result, "rowcount", 0))
+            if deleted:
+                await audit(session, actor, "secret.delete" if scope == "env" else f"{scope}.secret.delete", name)
+        # The value stays known for scrubbing until restart: outputs produced while it was in use stay masked.
+        return deleted
+
+    async def exists(self, name: str, scope: str = "env") -> bool:
+        async with self.db.session() as session:
+            return (
+                await session.scalar(select(Secret.id).where(Secret.scope == scope, Secret.name == name))
+            ) is not None
+
+    async def list(self, scope: str = "env") -> list[SecretInfo]:
+        async with self.db.session() as session:
+            rows = await session.scalars(select(Secret).where(Secret.scope == scope).order_by(Secret.name))
+            return [_info(row) for row in rows]
+
+    async def known_values(self) -> list[str]:
+        """Every value in the vault (all scopes), re-read from the database: for scrubbing outputs.
+
+        Values of deleted secrets that this process has seen stay in the list until it restarts.
+        """
+        if self._problem or not self._keys:
+            return sorted(set(self._known.values()), key=len, reverse=True)
+        async with self.db.session() as session:
+            rows = list(await session.scalars(select(Secret)))
+        for row in rows:
+            try:
+                self._remember(row.scope, row.name, self.open(row))
+            except ConfigError:
+                logger.warning("Secret %r cannot be opened with the loaded keys; it cannot be scrubbed", row.name)
+        return sorted(set(self._known.values()), key=len, reverse=True)
+
+    # -- rotation -----------------------------------------------------------------------
+
+    async def rotate(self, *, actor: str, retire_old: bool = True) -> RotationReport:
+        """Re-seal every row with a new primary key; reads keep working throughout.
+
+        With a key file the hub makes the new key itself. With ``GOOSUKE_VAULT_KEY`` the operator puts
+        a new key first in the setting and restarts; this then re-seals everything with it.
+
+        Raises:
+            ConfigError: the current key cannot open every row (nothing is changed then).
+            ToolError: the setting holds a single key, already the one every row uses.
+        """
+        self._require()
+        async with self.db.session() as session:
+            rows = list(await session.scalars(select(Secret)))
+        for row in rows:  # prove every row opens before anything changes
+            self.open(row)
+        old_ids = [kid for kid, _, _ in self._keys]
+        if self.key_source == "file":
+            new = generate_key()
+            old_lines = [base64.urlsafe_b64encode(k).decode() for _, _, k in self._keys]
+            self._write_key_file([new, *old_lines])
+            self._load_keys(create=False)
+        elif (
+            self.key_source == "setting"
+            and len(self._keys) == 1
+            and all(r.key_id == kid for r in rows for kid in old_ids)
+        ):
+            raise ToolError(
+                "GOOSUKE_VAULT_KEY holds one key and every secret already uses it. Put a new key first "
+                f"(GOOSUKE_VAULT_KEY=NEW,OLD; generate one with {GENERATE_HINT}), restart the hub, then call "
+                "secret_rotate_key again."
+            )
+        primary = self.primary_key_id
+        count = 0
+        for start in range(0, len(rows), ROTATE_BATCH):
+            async with self.db.session() as session:
+                for row in rows[start : start + ROTATE_BATCH]:
+                    if row.key_id == primary:
+                        continue
+                    ciphertext, kid = self.seal(row.scope, row.name, self.open(row))
+                    result = await session.execute(
+                        update(Secret)
+                        .where(Secret.id == row.id, Secret.ciphertext == row.ciphertext)
+                        .values(ciphertext=ciphertext, key_id=kid)
+                    )
+                    count += int(getattr(result, "rowcount", 0) or 0)
+        async with self.db.session() as session:
+            leftover = set(await session.scalars(select(Secret.key_id).where(Secret.key_id != primary).distinct()))
+        retired = [kid for kid in old_ids if kid != primary and kid not in leftover]
+        note = "Every secret now uses the new key."
+        if self.key_source == "file" and retire_old and not leftover:
+            self._write_key_file([base64.urlsafe_b64encode(self._keys[0][2]).decode()])
+            self._load_keys(create=False)
+            note += f" Old keys were removed from {self.key_file}: back up the new key file now."
+        elif self.key_source == "setting":
+            note += " Remove the retired key(s) from GOOSUKE_VAULT_KEY at the next restart."
+        if leftover:
+            note = f"Some rows changed during rotation and still use {', '.join(sorted(leftover))}; run it again."
+        async with self.db.session() as session:
+            await audit(session, actor, "vault.rotate", primary, reencrypted=count, retired=retired)
+        return RotationReport(primary, count, retired, self.key_source, note)
+
+    def _write_key_file(self, lines: list[str]) -> None:
+        temp = self.key_file.with_name(KEY_FILE + ".tmp")
+        write_private_file(temp, "\n".join(lines) + "\n")
+        os.replace(temp, self.key_file)
+
+    # -- scrubbing ----------------------------------------------------------------------
+
+    def _remember(self, scope: str, name: str, value: str) -> None:
+        if self._known.get((scope, name)) != value:
+            self._known[(scope, name)] = value
+            self._pattern = None
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._known:
+            names: dict[str, str] = {}
+            for (scope, name), value in self._known.items():
+                if len(value) < MIN_SCRUB_LENGTH:
+                    continue
+                label = name if scope == "env" else f"{scope}:{name}"
+                names[value] = label
+                escaped = json.dumps(value)[1:-1]
+                if escaped != value:
+                    names[escaped] = label
+            self._pattern_names = names
+            ordered = sorted(names, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        return self._pattern
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret value replaced by ``[secret NAME]``."""
+        pattern = self._compiled()
+        if pattern is None or not text:
+            return text
+        return pattern.sub(lambda m: f"[secret {self._pattern_names.get(m.group(0), '?')}]", text)
+
+    def scrub_data(self, value: Any) -> Any:
+        """A copy of a JSON-like value with every string scrubbed."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self.scrub_data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_data(v) for v in value]
+        return value
+
+    def is_known_value(self, value: str) -> bool:
+        return bool(value) and value in self._known.values()
+
+    @property
+    def has_values(self) -> bool:
+        """Whether any value is known for scrubbing (outputs need no copy when not)."""
+        return bool(self._known)

@@ -1,0 +1,14 @@
+"""Resource goosuke://extensions/{name}: one extension, as extension_get shows it."""
+
+from __future__ import annotations
+
+from hub import Call, Plugin, Role
+from tools.extensions import ExtensionView, store_of
+
+plugin = Plugin("extensions-resources")
+
+
+@plugin.resource("goosuke://extensions/{name}", name="extension", role=Role.operator)
+async def extension_resource(call: Call, name: str) -> ExtensionView:
+    """An extension's Goose entry, role, state and the tools the hub serves from it."""
+    return ExtensionView.of(await store_of(call).get(name), call.app)

@@ -1,0 +1,235 @@
+"""A catalog of well-known MCP servers (official MCP Registry server.json format): search it, install an
+entry as a Goose extension, or get recommendations for a task."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Literal
+
+import httpx2
+from pydantic import BaseModel, Field
+
+from hub import Call, Plugin, Role
+from hub.errors import InvalidArguments, NotFound
+from hub.extensions import name_to_key, parse_config
+from tools import _catalog
+from tools.extensions import ExtensionChanged, changed, store_of
+from tools.secrets import vault_of
+
+plugin = Plugin("catalog")
+logger = logging.getLogger("goosuke.catalog")
+
+
+class EnvView(BaseModel):
+    name: str
+    secret: bool
+    required: bool
+    description: str | None
+
+
+class CatalogEntry(BaseModel):
+    name: str = Field(description="The registry name, e.g. io.github.modelcontextprotocol/server-filesystem.")
+    short_name: str = Field(description="The extension name it installs as by default.")
+    title: str | None
+    description: str
+    version: str
+    packages: list[str] = Field(description="How it runs: npm:..., pypi:..., oci:...")
+    remote: str | None = Field(description="Its streamable-http endpoint, if it offers one.")
+    env: list[EnvView] = Field(description="Environment variables it takes; secret ones go to the vault.")
+    source: str = Field(description="catalog (shipped) or registry (GOOSUKE_REGISTRY_URL).")
+    installed: bool
+
+    @classmethod
+    def of(cls, entry: _catalog.ServerJson, source: str, installed: set[str]) -> CatalogEntry:
+        packages = [f"{p.registryType}:{p.identifier}@{p.version}" for p in entry.packages]
+        remote = entry.remote()
+        env = [
+            EnvView(name=v.name, secret=v.isSecret, required=v.isRequired, description=v.description)
+            for p in entry.packages[:1]
+            for v in p.environmentVariables
+        ]
+        return cls(
+            name=entry.name,
+            short_name=entry.short_name,
+            title=entry.title,
+            description=entry.description,
+            version=entry.version,
+            packages=packages,
+            remote=remote.url if remote else None,
+            env=env,
+            source=source,
+            installed=entry.short_name in installed,
+        )
+
+
+class SearchArgs(BaseModel):
+    query: str = Field(default="", max_length=500, description="Words to look for; empty lists everything.")
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class SearchResult(BaseModel):
+    entries: list[CatalogEntry]
+    warnings: list[str]
+
+
+class InstallArgs(BaseModel):
+    catalog_name: str = Field(min_length=1, max_length=255, description="Registry name or short name (catalog_search).")
+    values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values of its variables and arguments by name, e.g. {directory: /srv/notes, GITHUB_TOKEN: ...}. "
+        "Secret ones are stored in the vault, never in the extension.",
+    )
+    name: str | None = Field(default=None, max_length=255, description="Extension name; default: the short name.")
+    use: Literal["package", "remote"] | None = Field(default=None, description="Its package (stdio) or its remote.")
+    enabled: bool = True
+    role: Role = Role.operator
+    start: bool = Field(default=True, description="Start it now to list its tools.")
+
+
+class Installed(ExtensionChanged):
+    secrets_stored: list[str] = Field(description="Names of the secrets put in the vault.")
+
+
+class RecommendArgs(BaseModel):
+    prompt: str | None = Field(default=None, max_length=20000, description="The task, in words.")
+    template: str | None = Field(default=None, max_length=255, description="A template whose text describes the task.")
+    limit: int = Field(default=5, ge=1, le=20)
+
+
+class Recommendation(BaseModel):
+    catalog_name: str
+    short_name: str
+    title: str | None
+    score: int
+    why: str
+    installed: bool
+    config: dict[str, Any] = Field(description="The Goose entry extension_install would add, prefilled.")
+    missing: list[dict[str, str]] = Field(description="Secrets and values still needed (pass them in `values`).")
+
+
+class Recommendations(BaseModel):
+    recommendations: list[Recommendation]
+    method: str = Field(description="How the ranking was made.")
+
+
+async def _entries(call: Call, query: str, limit: int) -> tuple[list[tuple[_catalog.ServerJson, str]], list[str]]:
+    shipped = [(e, "catalog") for e in _catalog.shipped()]
+    warnings: list[str] = []
+    url = call.app.settings.registry_url
+    if not url:
+        return shipped, warnings
+    try:
+        remote = await _catalog.registry_search(url, query, limit)
+    except (httpx2.HTTPError, ValueError) as exc:
+        warnings.append(f"The registry at {url} could not be searched ({type(exc).__name__}); showing the catalog.")
+        return shipped, warnings
+    names = {e.name for e, _ in shipped}
+    return shipped + [(e, "registry") for e in remote if e.name not in names], warnings
+
+
+async def _installed(call: Call) -> set[str]:
+    return {r.key for r in await store_of(call).list()}
+
+
+@plugin.tool(role=Role.viewer, read_only=True)
+async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
+    """Search the catalog of well-known MCP servers (and the MCP Registry when GOOSUKE_REGISTRY_URL is set)
+    by words; each entry says how it runs and which variables and secrets it needs."""
+    entries, warnings = await _entries(call, args.query, args.limit)
+    installed = await _installed(call)
+    if args.query.strip():
+        found = {m.entry.name for m in _catalog.rank([e for e, _ in entries], args.query)}
+        source = {e.name: s for e, s in entries}
+        ordered = [(m.entry, source[m.entry.name]) for m in _catalog.rank([e for e, _ in entries], args.query)]
+        # a registry's own search already matched its entries: keep the ones our ranking cannot score
+        ordered += [(e, s) for e, s in entries if s == "registry" and e.name not in found]
+        entries = ordered
+    return SearchResult(entries=[CatalogEntry.of(e, s, installed) for e, s in entries[: args.limit]], warnings=warnings)
+
+
+async def _resolve(call: Call, name: str) -> _catalog.ServerJson:
+    entry = _catalog.find_shipped(name)
+    url = call.app.settings.registry_url
+    if entry is None and url:
+        try:
+            entry = await _catalog.registry_get(url, name)
+        except (httpx2.HTTPError, ValueError) as exc:
+            raise NotFound(
+                f"{name!r} is not in the shipped catalog and the registry at {url} could not be reached "
+                f"({type(exc).__name__}). Try again later or add the extension with extension_add."
+            ) from None
+    return _catalog.require(entry, name)
+
+
+@plugin.tool(role=Role.admin)
+async def extension_install(call: Call, args: InstallArgs) -> Installed:
+    """Install a catalog entry as a Goose extension: its package is run directly (npx, uvx, docker argv,
+    never a shell) or its remote is connected to. Secret variables given in `values` go to the vault and
+    are named in env_keys."""
+    entry = await _resolve(call, args.catalog_name)
+    vault = vault_of(call)
+    have = frozenset(i.name for i in await vault.list())
+    prefill = _catalog.to_extension(entry, args.values, name=args.name, use=args.use, have_secrets=have)
+    if prefill.missing:
+        needed = ", ".join(f"{m['name']} ({m['kind']}: {m['description']})" for m in prefill.missing)
+        raise InvalidArguments(
+            f"{entry.name} needs more values: {needed}. Pass them in `values`.",
+            errors=[
+                {"field": f"values.{m['name']}", "message": m["description"], "type": m["kind"]}
+                for m in prefill.missing
+            ],
+        )
+    config = parse_config(prefill.config, label=f"extension built from {entry.name}")
+    store = store_of(call)
+    if await store.find(config.name) is not None:
+        raise InvalidArguments(
+            f"An extension {name_to_key(config.name)!r} exists already; pass another `name` or remove it first."
+        )
+    for secret, value in prefill.secrets.items():
+        await vault.set(secret, value, actor=call.principal.name, description=f"for {entry.short_name} ({entry.name})")
+    record, warnings = await store.add(
+        config, actor=call.principal.name, enabled=args.enabled, role=args.role, source=f"catalog:{entry.name}"
+    )
+    result = await changed(call, record, warnings, args.start)
+    return Installed(**result.model_dump(), secrets_stored=sorted(prefill.secrets))
+
+
+async def _template_text(call: Call, name: str) -> str:
+    """The text of a template, read through the template tool (whatever module serves templates)."""
+    if "template_get" not in call.app.registry.tools:
+        raise NotFound("This hub has no templates (no template_get tool); describe the task in `prompt` instead.")
+    result = await call.app.registry.call_tool("template_get", {"name": name}, call)
+    return json.dumps(result.model_dump(mode="json"))
+
+
+@plugin.tool(role=Role.viewer, read_only=True)
+async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendations:
+    """Recommend MCP servers from the catalog for a task (a prompt, or a template's text): ranked, with the
+    reason, and each with the prefilled extension entry and the secrets or values still missing."""
+    if not args.prompt and not args.template:
+        raise InvalidArguments("Describe the task in `prompt` or name a `template`.")
+    text = args.prompt or ""
+    if args.template:
+        text += " " + await _template_text(call, args.template)
+    installed = await _installed(call)
+    have = frozenset(i.name for i in await vault_of(call).list())
+    out = []
+    for match in _catalog.rank(list(_catalog.shipped()), text)[: args.limit]:
+        prefill = _catalog.to_extension(match.entry, {}, have_secrets=have)
+        out.append(
+            Recommendation(
+                catalog_name=match.entry.name,
+                short_name=match.entry.short_name,
+                title=match.entry.title,
+                score=match.score,
+                why=f"The task mentions {', '.join(match.matched)}, which {match.entry.short_name} covers: "
+                f"{match.entry.description}",
+                installed=match.entry.short_name in installed,
+                config=prefill.config,
+                missing=prefill.missing,
+            )
+        )
+    return Recommendations(
+        recommendations=out, method="offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"
+    )

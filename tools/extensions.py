@@ -1,0 +1,235 @@
+"""Extensions (MCP servers agents use), in Goose's own schema, and the federation that serves their tools.
+
+Adding, changing and removing extensions is for admins: a stdio extension is a program the hub runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from hub import AppContext, Call, Plugin, Role
+from hub.errors import ConfigError
+from hub.extensions import ExtensionConfig, ExtensionRecord, ExtensionStore
+from hub.federation import SEP, CheckReport, Federation
+
+plugin = Plugin("extensions")
+
+NAME = Field(min_length=1, max_length=255, description="The extension's name or key (Goose's name_to_key).")
+
+
+def store_of(call: Call) -> ExtensionStore:
+    store = call.app.services.get("extensions")
+    if store is None:
+        raise ConfigError("The extension store is not running; the hub is starting or stopping. Try again.")
+    return store  # type: ignore[no-any-return]
+
+
+def federation_of(app: AppContext) -> Federation | None:
+    return app.services.get("federation")
+
+
+class ExtensionView(BaseModel):
+    key: str = Field(description="Goose's key: name_to_key(name). Its tools are served as {key}__{tool}.")
+    name: str
+    type: str
+    enabled: bool
+    role: Role = Field(description="The role needed to call this extension's tools through the hub.")
+    source: str = Field(description="hub, goose (pulled from config.yaml) or catalog:<name>.")
+    config: dict[str, Any] = Field(description="The entry exactly as Goose's config.yaml holds it (no secrets).")
+    federated: bool = Field(description="Whether the hub can serve its tools (stdio, streamable_http, sse).")
+    tools: list[str] = Field(description="Its tools as the hub serves them, from the last start.")
+    state: str = Field(description="stopped, starting, ready, backoff or failed.")
+    last_error: str | None = None
+    discovered_at: datetime | None
+    updated_at: datetime
+    updated_by: str
+
+    @classmethod
+    def of(cls, record: ExtensionRecord, app: AppContext) -> ExtensionView:
+        federation = federation_of(app)
+        status = federation.status(record.key) if federation else {"state": "stopped", "last_error": None}
+        available = record.config.available_tools
+        tools = [
+            f"{record.key}{SEP}{t['name']}"
+            for t in (record.discovered or {}).get("tools", [])
+            if not available or t["name"] in available
+        ]
+        return cls(
+            key=record.key,
+            name=record.name,
+            type=record.type,
+            enabled=record.enabled,
+            role=record.role,
+            source=record.source,
+            config=record.goose_entry(),
+            federated=record.federated,
+            tools=tools,
+            state=status["state"],
+            last_error=status["last_error"],
+            discovered_at=record.discovered_at,
+            updated_at=record.updated_at,
+            updated_by=record.updated_by,
+        )
+
+
+class ExtensionChanged(BaseModel):
+    extension: ExtensionView
+    warnings: list[str] = Field(default_factory=list, description="Things to look at; nothing was refused.")
+    start_error: str | None = Field(default=None, description="Why it could not be started to list its tools.")
+
+
+class ExtensionAdd(BaseModel):
+    extension: ExtensionConfig = Field(
+        description="Goose's fields, e.g. {type: stdio, name, cmd, args, envs, env_keys, timeout} or "
+        "{type: streamable_http, name, uri, headers, env_keys, timeout}. Secrets go in the vault "
+        "(secret_set) and are named in env_keys, never written in envs or headers."
+    )
+    enabled: bool = True
+    role: Role = Field(default=Role.operator, description="The role needed to call its tools through the hub.")
+    start: bool = Field(default=True, description="Start it now to list its tools (it stops again when idle).")
+
+
+class ExtensionUpdate(BaseModel):
+    name: str = NAME
+    changes: dict[str, Any] = Field(
+        default_factory=dict, description="Goose fields to change, e.g. {timeout: 60, args: [...]}; null removes one."
+    )
+    enabled: bool | None = None
+    role: Role | None = None
+
+
+class ExtensionName(BaseModel):
+    name: str = NAME
+
+
+class ExtensionListArgs(BaseModel):
+    enabled_only: bool = False
+
+
+class Extensions(BaseModel):
+    extensions: list[ExtensionView]
+
+
+class CheckResult(BaseModel):
+    ok: bool
+    key: str
+    type: str
+    server: dict[str, Any] | None = Field(description="The server's name and version, as it announced them.")
+    protocol_version: str | None
+    tools: list[str] = Field(description="Its tools, by their own names.")
+    resources: int
+    resource_templates: int
+    prompts: int
+    start_ms: float | None = Field(description="Milliseconds to start (or connect) and initialize.")
+    list_ms: float | None = Field(description="Milliseconds to list everything it offers.")
+    error: str | None
+    stderr: str | None = Field(description="The end of its stderr when it failed (secrets masked).")
+
+    @classmethod
+    def of(cls, report: CheckReport) -> CheckResult:
+        return cls(**report.__dict__)
+
+
+async def warm(app: AppContext, record: ExtensionRecord) -> str | None:
+    """Start an enabled extension to discover its tools; returns why it failed, if it did."""
+    federation = federation_of(app)
+    if federation is None or not record.enabled or not record.federated:
+        return None
+    try:
+        await federation.upstream(record).session(min(app.settings.extension_start_timeout, record.timeout))
+    except Exception as exc:
+        return getattr(exc, "message", None) or str(exc)
+    return None
+
+
+async def changed(call: Call, record: ExtensionRecord, warnings: list[str], start: bool) -> ExtensionChanged:
+    error = await warm(call.app, record) if start else None
+    record = await store_of(call).get(record.key)
+    return ExtensionChanged(extension=ExtensionView.of(record, call.app), warnings=warnings, start_error=error)
+
+
+@plugin.tool(role=Role.admin)
+async def extension_add(call: Call, args: ExtensionAdd) -> ExtensionChanged:
+    """Add an extension (an MCP server agents use) in Goose's config format. Enabled stdio and
+    streamable_http extensions are started once to list their tools, which the hub then serves as
+    {key}__{tool}. Put secrets in the vault first (secret_set) and name them in env_keys."""
+    record, warnings = await store_of(call).add(
+        args.extension, actor=call.principal.name, enabled=args.enabled, role=args.role
+    )
+    return await changed(call, record, warnings, args.start)
+
+
+@plugin.tool(role=Role.admin)
+async def extension_update(call: Call, args: ExtensionUpdate) -> ExtensionChanged:
+    """Change an extension: Goose fields in `changes` (null removes a field), `enabled`, or `role` (who
+    may call its tools through the hub). A running server restarts with the new configuration."""
+    record, warnings = await store_of(call).update(
+        args.name, actor=call.principal.name, changes=args.changes, enabled=args.enabled, role=args.role
+    )
+    return await changed(call, record, warnings, bool(args.changes) and record.enabled)
+
+
+@plugin.tool(role=Role.admin, destructive=True)
+async def extension_remove(call: Call, args: ExtensionName) -> ExtensionView:
+    """Remove an extension; its server is stopped and its tools disappear from the hub."""
+    record = await store_of(call).remove(args.name, actor=call.principal.name)
+    return ExtensionView.of(record, call.app)
+
+
+@plugin.tool(role=Role.operator, read_only=True)
+async def extension_get(call: Call, args: ExtensionName) -> ExtensionView:
+    """Show one extension: its Goose entry, role, state and the tools the hub serves from it."""
+    return ExtensionView.of(await store_of(call).get(args.name), call.app)
+
+
+@plugin.tool(role=Role.operator, read_only=True)
+async def extension_list(call: Call, args: ExtensionListArgs) -> Extensions:
+    """List the team's extensions with their state and tools."""
+    records = await store_of(call).list(enabled_only=args.enabled_only)
+    return Extensions(extensions=[ExtensionView.of(r, call.app) for r in records])
+
+
+@plugin.tool(role=Role.admin)
+async def extension_enable(call: Call, args: ExtensionName) -> ExtensionChanged:
+    """Enable an extension: Goose and the hub use it again."""
+    record, warnings = await store_of(call).update(args.name, actor=call.principal.name, enabled=True)
+    return await changed(call, record, warnings, True)
+
+
+@plugin.tool(role=Role.admin)
+async def extension_disable(call: Call, args: ExtensionName) -> ExtensionChanged:
+    """Disable an extension: its server stops and its tools disappear; its configuration is kept."""
+    record, warnings = await store_of(call).update(args.name, actor=call.principal.name, enabled=False)
+    return await changed(call, record, warnings, False)
+
+
+@plugin.tool(role=Role.operator, read_only=True)
+async def extension_check(call: Call, args: ExtensionName) -> CheckResult:
+    """Start (or connect to) an extension on a connection of its own, list its tools, resources and
+    prompts, report the latency and any error (with the end of its stderr), then stop it."""
+    record = await store_of(call).get(args.name)
+    federation = federation_of(call.app)
+    if federation is None:
+        raise ConfigError("Federation is not running; the hub is starting or stopping. Try again.")
+    return CheckResult.of(await federation.check(record))
+
+
+@plugin.on_startup
+def start_federation(app: AppContext) -> Any:
+    return _federation(app)
+
+
+@asynccontextmanager
+async def _federation(app: AppContext) -> AsyncIterator[None]:
+    federation = Federation(app, app.services["extensions"], app.services["vault"])
+    async with federation.running():
+        app.services["federation"] = federation
+        try:
+            yield
+        finally:
+            app.services.pop("federation", None)

@@ -1,0 +1,118 @@
+"""Goose's own config.yaml kept in step with the hub's extensions, and config fragments for a new Goose."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Literal
+
+import anyio
+from pydantic import BaseModel, Field
+
+from hub import AppContext, Call, Plugin, Role
+from hub.errors import ConfigError
+from hub.goose_config import GooseSync, render
+
+plugin = Plugin("goose-sync")
+
+
+def sync_of(call: Call) -> GooseSync:
+    service = call.app.services.get("goose_sync")
+    if service is None:
+        raise ConfigError("Goose config sync is not running; the hub is starting or stopping. Try again.")
+    return service  # type: ignore[no-any-return]
+
+
+class SyncArgs(BaseModel):
+    mode: Literal["pull", "push", "both"] = Field(
+        default="both", description="pull: config.yaml -> hub; push: hub -> config.yaml; both ways."
+    )
+    dry_run: bool = Field(default=False, description="Only report what would change, with the file's diff.")
+    prefer: Literal["hub", "goose"] = Field(
+        default="hub", description="mode=both: whose version wins a conflict (both sides changed since last sync)."
+    )
+    secrets: Literal["ignore", "export", "import"] = Field(
+        default="ignore",
+        description="export: write the vault values of env_keys to Goose's secrets.yaml (0600); import: store "
+        "values found there in the vault. Values never go into config.yaml.",
+    )
+    include_bundled: bool = Field(default=False, description="Also pull Goose's bundled builtin/platform entries.")
+
+
+class SyncReport(BaseModel):
+    mode: str
+    path: str
+    dry_run: bool
+    pushed: list[str] = Field(description="Keys written to config.yaml.")
+    pulled: list[str] = Field(description="Keys taken into the hub from config.yaml.")
+    removed_from_goose: list[str]
+    removed_from_hub: list[str]
+    conflicts: list[dict[str, Any]] = Field(description="Both sides changed: both versions and which one was kept.")
+    pending: list[dict[str, str]] = Field(description="Changes this mode left for the other direction.")
+    skipped: list[dict[str, str]] = Field(description="Entries left alone, with the reason (e.g. malformed).")
+    warnings: list[str]
+    secrets: list[str] = Field(description="Names of secrets exported or imported (never values).")
+    diff: str = Field(description="Unified diff of config.yaml.")
+    backup: str | None = Field(description="Where the previous config.yaml was kept.")
+    written: bool
+
+
+class RenderArgs(BaseModel):
+    include_extensions: bool = Field(default=True, description="The team's extensions, each as its own entry.")
+    include_hub: bool = Field(
+        default=True, description="The hub itself (streamable_http with a bearer token from GOOSUKE_TOKEN)."
+    )
+    enabled_only: bool = False
+
+
+class Rendered(BaseModel):
+    yaml: str = Field(description="A config.yaml fragment for a fresh Goose (~/.config/goose/config.yaml).")
+    secrets_needed: list[str] = Field(description="Names Goose needs as environment variables or in secrets.yaml.")
+
+
+@plugin.tool(role=Role.admin)
+async def goose_config_sync(call: Call, args: SyncArgs) -> SyncReport:
+    """Sync the hub's extensions with Goose's config.yaml (GOOSUKE_GOOSE_CONFIG_PATH): pull, push or both.
+    Comments and keys the hub does not own are kept, writes are atomic with a .bak copy, conflicts are
+    reported with both versions. dry_run shows the diff without writing."""
+    result = await sync_of(call).sync(
+        args.mode,
+        actor=call.principal.name,
+        dry_run=args.dry_run,
+        prefer=args.prefer,
+        secrets=args.secrets,
+        include_bundled=args.include_bundled,
+    )
+    return SyncReport(**result.__dict__)
+
+
+@plugin.tool(role=Role.operator, read_only=True)
+async def goose_config_render(call: Call, args: RenderArgs) -> Rendered:
+    """Render a complete config.yaml `extensions:` fragment for a fresh Goose: the team's extensions and
+    the hub itself. Secrets are named (env_keys), never included."""
+    store = call.app.services["extensions"]
+    records = await store.list(enabled_only=args.enabled_only) if args.include_extensions else []
+    needed = sorted({k for r in records for k in getattr(r.config, "env_keys", [])})
+    if args.include_hub:
+        needed = sorted({*needed, "GOOSUKE_TOKEN"})
+    hub_url = call.app.settings.base_url if args.include_hub else None
+    return Rendered(yaml=render(records, hub_url), secrets_needed=needed)
+
+
+@plugin.on_startup
+def start_goose_sync(app: AppContext) -> Any:
+    return _running(app)
+
+
+@asynccontextmanager
+async def _running(app: AppContext) -> AsyncIterator[None]:
+    service = GooseSync(app.db, app.services["extensions"], app.services["vault"], app.settings.goose_config_path)
+    app.services["goose_sync"] = service
+    async with anyio.create_task_group() as tg:
+        if app.settings.goose_config_watch:
+            tg.start_soon(service.watch, app.settings.goose_config_watch_interval)
+        try:
+            yield
+        finally:
+            tg.cancel_scope.cancel()
+            app.services.pop("goose_sync", None)

@@ -1,0 +1,144 @@
+"""The secrets vault: values encrypted at rest, given to extensions and agents by name (env_keys).
+
+Values are never returned, except by secret_reveal (admin only, audited).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from hub import Call, Plugin, Role
+from hub.errors import ConfigError, NotFound
+from hub.vault import SecretInfo, Vault
+
+plugin = Plugin("secrets")
+
+SECRET_NAME = Field(
+    min_length=1,
+    max_length=128,
+    pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+    description="An environment variable name, e.g. GITHUB_TOKEN: extensions list it in env_keys.",
+)
+
+
+def vault_of(call: Call) -> Vault:
+    vault = call.app.services.get("vault")
+    if vault is None:
+        raise ConfigError("The vault is not running; the hub is starting or stopping. Try again.")
+    return vault  # type: ignore[no-any-return]
+
+
+class SecretView(BaseModel):
+    name: str
+    description: str
+    key_id: str = Field(description="Fingerprint of the vault key that sealed it (not the key).")
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+    @classmethod
+    def of(cls, info: SecretInfo) -> SecretView:
+        return cls(
+            name=info.name,
+            description=info.description,
+            key_id=info.key_id,
+            created_at=info.created_at,
+            created_by=info.created_by,
+            updated_at=info.updated_at,
+            updated_by=info.updated_by,
+        )
+
+
+class SecretSet(BaseModel):
+    name: str = SECRET_NAME
+    value: str = Field(min_length=1, max_length=65536, description="The value; stored encrypted, never shown.")
+    description: str | None = Field(default=None, max_length=1000, description="What it is for (kept if omitted).")
+
+
+class SecretStored(BaseModel):
+    secret: SecretView
+    created: bool = Field(description="False when an existing value was replaced.")
+
+
+class SecretName(BaseModel):
+    name: str = SECRET_NAME
+
+
+class Empty(BaseModel):
+    pass
+
+
+class Secrets(BaseModel):
+    secrets: list[SecretView]
+    vault: str = Field(description="The vault's state: its keys' source and primary key id, or what is wrong.")
+
+
+class SecretDeleted(BaseModel):
+    name: str
+    deleted: bool
+
+
+class SecretRevealed(BaseModel):
+    name: str
+    value: str = Field(description="The plaintext value. This read is recorded in the audit log.")
+
+
+class RotateArgs(BaseModel):
+    retire_old: bool = Field(
+        default=True,
+        description="With a key file: drop the old key from it once every secret uses the new one. Back up the "
+        "new key file afterwards; older database backups need the old key.",
+    )
+
+
+class Rotated(BaseModel):
+    new_key_id: str
+    reencrypted: int = Field(description="Values re-sealed with the new key.")
+    retired_key_ids: list[str]
+    key_source: str = Field(description="file (DATA_DIR/vault.key) or setting (GOOSUKE_VAULT_KEY).")
+    note: str
+
+
+@plugin.tool(role=Role.admin)
+async def secret_set(call: Call, args: SecretSet) -> SecretStored:
+    """Store a secret in the vault (encrypted at rest), or replace its value. Extensions and agents get it
+    as an environment variable when they list its name in env_keys. The value is never shown again."""
+    info, created = await vault_of(call).set(
+        args.name, args.value, actor=call.principal.name, description=args.description
+    )
+    return SecretStored(secret=SecretView.of(info), created=created)
+
+
+@plugin.tool(role=Role.operator, read_only=True)
+async def secret_list(call: Call, args: Empty) -> Secrets:
+    """List the vault's secrets: names, descriptions, who set them and when. Never their values."""
+    vault = vault_of(call)
+    return Secrets(secrets=[SecretView.of(i) for i in await vault.list()], vault=vault.status())
+
+
+@plugin.tool(role=Role.admin, destructive=True)
+async def secret_delete(call: Call, args: SecretName) -> SecretDeleted:
+    """Delete a secret. Extensions that list it in env_keys cannot start until it is set again."""
+    deleted = await vault_of(call).delete(args.name, actor=call.principal.name)
+    if not deleted:
+        raise NotFound(f"No secret named {args.name!r}. List them with secret_list.")
+    return SecretDeleted(name=args.name, deleted=True)
+
+
+@plugin.tool(role=Role.admin, read_only=True)
+async def secret_reveal(call: Call, args: SecretName) -> SecretRevealed:
+    """Show a secret's value (admin only). Every reveal is recorded in the audit log."""
+    value = await vault_of(call).reveal(args.name, actor=call.principal.name)
+    return SecretRevealed(name=args.name, value=value)
+
+
+@plugin.tool(role=Role.admin)
+async def secret_rotate_key(call: Call, args: RotateArgs) -> Rotated:
+    """Re-encrypt every secret with a new vault key, without downtime (old keys keep decrypting until the
+    end). With the key file the hub makes the key; with GOOSUKE_VAULT_KEY put the new key first and
+    restart before calling this."""
+    report = await vault_of(call).rotate(actor=call.principal.name, retire_old=args.retire_old)
+    return Rotated(**report.__dict__)
