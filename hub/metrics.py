@@ -38,6 +38,18 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.action_firings = Counter(
+            "goosuke_action_firings",
+            "Trigger firings by kind and outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.webhook_refused = Counter(
+            "goosuke_webhook_refused",
+            "Webhook requests refused before firing, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.sse_sessions = Gauge("goosuke_sse_sessions_open", "Open legacy SSE streams.", registry=self.registry)
         self.mcp_sessions = Gauge("goosuke_mcp_sessions_open", "Open Streamable HTTP sessions.", registry=self.registry)
 

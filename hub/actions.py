@@ -1,0 +1,350 @@
+"""The action model: trigger + template + parameter mapping, for schedules, webhooks and reactions alike.
+
+Every firing is a row (``action_firings``) written before its execution is submitted, unique per
+action and slot, so a slot or a redelivered event fires once even across several hubs. The service
+lives in ``app.services["actions"]``; the scheduler, the webhook route and the Discord bot fire
+through :meth:`Actions.fire`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.db.models import Action, ActionFiring, Execution, utcnow
+from hub.engine import templates
+from hub.engine.agent import RunPreview
+from hub.engine.records import ExecutionInfo, Trigger
+from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
+from hub.templating import coerce
+
+if TYPE_CHECKING:
+    from hub.context import AppContext
+    from hub.engine import Engine
+
+logger = logging.getLogger("goosuke.actions")
+
+ActionKind = Literal["schedule", "webhook", "reaction"]
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CLAIM_STALE_AFTER = timedelta(seconds=60)  # a firing claimed this long ago without an execution is resubmitted
+ACTIVE_STATES = ("queued", "running")
+
+
+def aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FireResult:
+    outcome: str
+    execution: ExecutionInfo | None
+    duplicate: bool = False
+    detail: str | None = None
+
+
+def check_name(name: str) -> None:
+    if not NAME.match(name):
+        raise InvalidArguments(
+            f"Invalid action name {name!r}: use 1-64 lowercase letters, digits, - and _, starting with a letter "
+            "or digit.",
+            errors=[{"field": "name", "message": "invalid name", "type": "pattern"}],
+        )
+
+
+class Actions:
+    """Create, list, enable and fire actions; record every firing."""
+
+    def __init__(self, app: AppContext) -> None:
+        self.app = app
+        self.db = app.db
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.app.services.get("engine")
+        if engine is None:  # pragma: no cover - the engine plugin is built in
+            raise GoosukeError("The execution engine is not running; check the hub log.")
+        return engine  # type: ignore[no-any-return]
+
+    # -- validation ---------------------------------------------------------------------
+
+    async def check_template(self, template: str, params: dict[str, Any], mapped: set[str]) -> None:
+        """Refuse, now rather than at 3 a.m., a mapping that cannot fill the template's parameters.
+
+        Raises:
+            NotFound: no such template.
+            InvalidArguments: unknown parameter names, mistyped static values, required parameters
+                neither given nor mapped.
+        """
+        async with self.db.session() as session:
+            definition = templates.definition_of(await templates.get_row(session, template))
+        by_key = {p.key: p for p in definition.parameters}
+        unknown = sorted((set(params) | mapped) - set(by_key))
+        if unknown:
+            raise InvalidArguments(
+                f"Template {template!r} has no parameter(s) {', '.join(unknown)}; "
+                f"its parameters are: {', '.join(sorted(by_key)) or 'none'}.",
+                errors=[{"field": "params", "message": f"unknown parameter {k}", "type": "unknown"} for k in unknown],
+            )
+        for key, value in params.items():
+            try:
+                coerce(by_key[key], value)
+            except GoosukeError as exc:
+                raise InvalidArguments(
+                    f"params.{key}: {exc.message}",
+                    errors=[{"field": f"params.{key}", "message": exc.message, "type": "value"}],
+                ) from None
+        missing = sorted(
+            k for k, p in by_key.items() if p.requirement == "required" and k not in params and k not in mapped
+        )
+        if missing:
+            raise InvalidArguments(
+                f"Template {template!r} needs {', '.join(missing)}, which this action neither sets in `params` nor "
+                "maps from its event. Add them, or give them defaults in the template.",
+                errors=[
+                    {"field": "params", "message": f"required parameter {k} is not filled", "type": "missing"}
+                    for k in missing
+                ],
+            )
+
+    # -- rows ---------------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        name: str,
+        kind: ActionKind,
+        template: str,
+        params: dict[str, Any],
+        mapping: dict[str, Any],
+        config: dict[str, Any],
+        enabled: bool,
+        actor: str,
+        next_fire_at: datetime | None = None,
+    ) -> Action:
+        check_name(name)
+        await self.check_template(template, params, set(mapping))
+        now = utcnow()
+        row = Action(
+            name=name,
+            kind=kind,
+            template=template,
+            params=params,
+            mapping=mapping,
+            config=config,
+            enabled=enabled,
+            created_by=actor,
+            created_at=now,
+            updated_at=now,
+            cursor_at=now,
+            next_fire_at=next_fire_at,
+        )
+        try:
+            async with self.db.session() as session:
+                session.add(row)
+        except IntegrityError:
+            raise Conflict(f"An action named {name!r} exists already; pick another name.") from None
+        return row
+
+    async def get(self, name: str, kind: ActionKind | None = None) -> Action:
+        async with self.db.session() as session:
+            row = await session.scalar(select(Action).where(Action.name == name))
+        if row is None or (kind is not None and row.kind != kind):
+            what = kind or "action"
+            raise NotFound(f"No {what} named {name!r}. List them with {what}_list.")
+        return row
+
+    async def list(self, kind: ActionKind | None = None, enabled: bool | None = None) -> list[Action]:
+        query = select(Action).order_by(Action.name)
+        if kind is not None:
+            query = query.where(Action.kind == kind)
+        if enabled is not None:
+            query = query.where(Action.enabled == enabled)
+        async with self.db.session() as session:
+            return list(await session.scalars(query))
+
+    async def save(self, row: Action, **changes: Any) -> Action:
+        async with self.db.session() as session:
+            current = await session.get(Action, row.id)
+            if current is None:
+                raise NotFound(f"The action {row.name!r} was deleted meanwhile.")
+            for key, value in changes.items():
+                setattr(current, key, value)
+            current.updated_at = utcnow()
+        return current
+
+    async def set_enabled(self, name: str, enabled: bool, next_fire_at: datetime | None = None) -> Action:
+        """Enable or disable everywhere: schedulers, the webhook route and the Discord bot all check it."""
+        row = await self.get(name)
+        changes: dict[str, Any] = {"enabled": enabled}
+        if enabled and not row.enabled:
+            changes["cursor_at"] = utcnow()  # slots that passed while disabled are not owed
+            changes["next_fire_at"] = next_fire_at
+        return await self.save(row, **changes)
+
+    async def delete(self, name: str, kind: ActionKind) -> Action:
+        row = await self.get(name, kind)
+        async with self.db.session() as session:
+            current = await session.get(Action, row.id)
+            if current is not None:
+                await session.delete(current)
+        return row
+
+    # -- firing -------------------------------------------------------------------------
+
+    async def record(
+        self,
+        action: Action,
+        outcome: str,
+        *,
+        slot: str | None = None,
+        detail: str | None = None,
+        status_code: int | None = None,
+        actor: str | None = None,
+    ) -> bool:
+        """Record a firing that starts no execution (skipped, missed, rejected...). False if the slot was taken."""
+        try:
+            async with self.db.session() as session:
+                session.add(
+                    ActionFiring(
+                        action_id=action.id,
+                        slot=slot,
+                        outcome=outcome,
+                        detail=detail,
+                        status_code=status_code,
+                        actor=actor,
+                    )
+                )
+        except IntegrityError:
+            return False
+        self._count(action.kind, outcome)
+        return True
+
+    async def fire(
+        self,
+        action: Action,
+        *,
+        params: dict[str, Any],
+        trigger: Trigger,
+        slot: str | None = None,
+        status_code: int | None = None,
+        preview: RunPreview | None = None,
+    ) -> FireResult:
+        """Claim the slot, submit the execution, record the outcome. A taken slot returns the first firing.
+
+        ``preview`` is the run already prepared by the caller (``engine.prepare``), to skip a second render.
+        """
+        claim = ActionFiring(
+            action_id=action.id, slot=slot, outcome="claimed", actor=trigger.actor, status_code=status_code
+        )
+        try:
+            async with self.db.session() as session:
+                session.add(claim)
+        except IntegrityError:
+            return await self._duplicate(action, slot)
+        key = f"action:{action.id}:{slot}" if slot else None
+        try:
+            if preview is None:
+                preview = await self.engine.prepare(action.template, {**action.params, **params})
+            info = await self.engine.submit_preview(preview, trigger=trigger, idempotency_key=key)
+        except GoosukeError as exc:
+            await self._finish(claim.id, "failed", detail=exc.message)
+            self._count(action.kind, "failed")
+            return FireResult("failed", None, detail=exc.message)
+        await self._finish(claim.id, "queued", execution_id=info.id, action_id=action.id)
+        self._count(action.kind, "queued")
+        return FireResult("queued", info)
+
+    async def _duplicate(self, action: Action, slot: str | None) -> FireResult:
+        async with self.db.session() as session:
+            first = await session.scalar(
+                select(ActionFiring).where(ActionFiring.action_id == action.id, ActionFiring.slot == slot)
+            )
+        execution = None
+        if first is not None and first.execution_id:
+            execution = await self.engine.get(first.execution_id)
+        self._count(action.kind, "duplicate")
+        return FireResult("duplicate", execution, duplicate=True)
+
+    async def _finish(
+        self,
+        firing_id: int,
+        outcome: str,
+        *,
+        execution_id: str | None = None,
+        detail: str | None = None,
+        action_id: str | None = None,
+    ) -> None:
+        async with self.db.session() as session:
+            await session.execute(
+                update(ActionFiring)
+                .where(ActionFiring.id == firing_id)
+                .values(outcome=outcome, execution_id=execution_id, detail=detail)
+            )
+            if action_id is not None:
+                await session.execute(update(Action).where(Action.id == action_id).values(last_fired_at=utcnow()))
+
+    def _count(self, kind: str, outcome: str) -> None:
+        self.app.metrics.action_firings.labels(kind=kind, outcome=outcome).inc()
+
+    async def recover_claims(self) -> int:
+        """Resubmit firings a crashed hub claimed but never submitted (the idempotency key prevents doubles)."""
+        cutoff = utcnow() - CLAIM_STALE_AFTER
+        async with self.db.session() as session:
+            stale = list(
+                await session.execute(
+                    select(ActionFiring, Action)
+                    .join(Action, Action.id == ActionFiring.action_id)
+                    .where(ActionFiring.outcome == "claimed", ActionFiring.fired_at < cutoff)
+                )
+            )
+        for firing, action in stale:
+            key = f"action:{action.id}:{firing.slot}" if firing.slot else None
+            trigger = Trigger(
+                kind=_trigger_kind(action.kind),
+                actor=firing.actor or action.name,
+                ref=f"{action.name}@{firing.slot}" if firing.slot else action.name,
+            )
+            try:
+                info = await self.engine.submit(
+                    action.template, dict(action.params), trigger=trigger, idempotency_key=key
+                )
+            except GoosukeError as exc:
+                await self._finish(firing.id, "failed", detail=exc.message)
+                continue
+            await self._finish(firing.id, "queued", execution_id=info.id)
+        return len(stale)
+
+    async def previous_active(self, action: Action) -> bool:
+        """Is an execution this action started still queued or running?"""
+        async with self.db.session() as session:
+            found = await session.scalar(
+                select(Execution.id)
+                .join(ActionFiring, ActionFiring.execution_id == Execution.id)
+                .where(ActionFiring.action_id == action.id, Execution.status.in_(ACTIVE_STATES))
+                .limit(1)
+            )
+        return found is not None
+
+    async def firings(
+        self, action: Action | None = None, *, limit: int = 50, offset: int = 0, outcome: str | None = None
+    ) -> list[tuple[ActionFiring, str]]:
+        query = select(ActionFiring, Action.name).join(Action, Action.id == ActionFiring.action_id)
+        if action is not None:
+            query = query.where(ActionFiring.action_id == action.id)
+        if outcome is not None:
+            query = query.where(ActionFiring.outcome == outcome)
+        query = query.order_by(ActionFiring.fired_at.desc(), ActionFiring.id.desc()).limit(limit).offset(offset)
+        async with self.db.session() as session:
+            return [(firing, name) for firing, name in await session.execute(query)]
+
+
+def _trigger_kind(kind: str) -> Any:
+    return {"reaction": "discord"}.get(kind, kind)

@@ -1,0 +1,148 @@
+"""Every trigger in one list: schedules, webhooks and Discord reactions are actions of one model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from hub import Call, Plugin, Role
+from hub.actions import Actions
+from hub.context import AppContext
+from hub.db.models import Action, ActionFiring
+from hub.scheduler import next_fire
+
+plugin = Plugin("actions")
+
+Kind = Literal["schedule", "webhook", "reaction"]
+
+
+def actions_of(app: AppContext) -> Actions:
+    """The action service, created on first use (so plugins need no start-up order)."""
+    service = app.services.get("actions")
+    if service is None:
+        service = app.services["actions"] = Actions(app)
+    return service  # type: ignore[no-any-return]
+
+
+class FiringView(BaseModel):
+    action: str
+    fired_at: datetime
+    outcome: str = Field(description="queued, duplicate, skipped, missed, rejected, invalid or failed.")
+    slot: str | None = Field(description="Schedule slot (UTC instant) or webhook idempotency key.")
+    execution_id: str | None
+    status_code: int | None = None
+    actor: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def of(cls, firing: ActionFiring, name: str) -> FiringView:
+        return cls(
+            action=name,
+            fired_at=firing.fired_at,
+            outcome=firing.outcome,
+            slot=firing.slot,
+            execution_id=firing.execution_id,
+            status_code=firing.status_code,
+            actor=firing.actor,
+            detail=firing.detail,
+        )
+
+
+class ActionView(BaseModel):
+    name: str
+    kind: Kind
+    template: str
+    enabled: bool
+    params: dict[str, Any]
+    mapping: dict[str, Any]
+    summary: str = Field(description="The trigger in words: a cron line, a hook URL, an emoji.")
+    last_fired_at: datetime | None
+    next_fire_at: datetime | None = Field(description="Schedules only: the next slot.")
+    created_by: str
+    created_at: datetime
+
+
+def summary_of(action: Action, app: AppContext) -> str:
+    config = action.config
+    if action.kind == "schedule":
+        return f"cron {config.get('cron')} ({config.get('timezone', 'UTC')})"
+    if action.kind == "webhook":
+        return f"POST {app.settings.base_url}/hooks/{action.name} ({config.get('auth')})"
+    where = config.get("channel_id") or config.get("guild_id") or "any channel"
+    return f"reaction {config.get('emoji')} in {where}"
+
+
+def view_of(action: Action, app: AppContext) -> ActionView:
+    upcoming = None
+    if action.kind == "schedule" and action.enabled:
+        upcoming = next_fire(action, datetime.now(UTC))
+    return ActionView(
+        name=action.name,
+        kind=action.kind,
+        template=action.template,  # type: ignore[arg-type]
+        enabled=action.enabled,
+        params=action.params,
+        mapping=action.mapping,
+        summary=summary_of(action, app),
+        last_fired_at=action.last_fired_at,
+        next_fire_at=upcoming,
+        created_by=action.created_by,
+        created_at=action.created_at,
+    )
+
+
+class ActionFilter(BaseModel):
+    kind: Kind | None = Field(default=None, description="Only this kind of trigger.")
+    enabled: bool | None = None
+
+
+class ActionList(BaseModel):
+    actions: list[ActionView]
+
+
+class ActionName(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class FiringsQuery(BaseModel):
+    name: str | None = Field(default=None, max_length=64, description="One action; all actions when omitted.")
+    outcome: str | None = Field(default=None, max_length=16)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class Firings(BaseModel):
+    firings: list[FiringView]
+
+
+@plugin.tool(read_only=True)
+async def action_list(call: Call, args: ActionFilter) -> ActionList:
+    """List every trigger (schedules, webhooks, Discord reactions) with its template, last and next firing."""
+    rows = await actions_of(call.app).list(args.kind, args.enabled)
+    return ActionList(actions=[view_of(row, call.app) for row in rows])
+
+
+@plugin.tool(role=Role.operator)
+async def action_enable(call: Call, args: ActionName) -> ActionView:
+    """Enable a trigger of any kind. A schedule does not fire the slots it missed while disabled."""
+    service = actions_of(call.app)
+    row = await service.get(args.name)
+    upcoming = next_fire(row, datetime.now(UTC)) if row.kind == "schedule" else None
+    return view_of(await service.set_enabled(args.name, True, next_fire_at=upcoming), call.app)
+
+
+@plugin.tool(role=Role.operator)
+async def action_disable(call: Call, args: ActionName) -> ActionView:
+    """Disable a trigger everywhere: schedulers skip it, its webhook answers 404, its reaction is ignored."""
+    return view_of(await actions_of(call.app).set_enabled(args.name, False), call.app)
+
+
+@plugin.tool(read_only=True)
+async def action_firings(call: Call, args: FiringsQuery) -> Firings:
+    """Recent firings of one trigger or of all, newest first, each with its outcome and execution id."""
+    service = actions_of(call.app)
+    action = await service.get(args.name) if args.name else None
+    rows = await service.firings(action, limit=args.limit, offset=args.offset, outcome=args.outcome)
+    return Firings(firings=[FiringView.of(firing, name) for firing, name in rows])

@@ -1,0 +1,217 @@
+"""Schedules: run a template on a cron line in a time zone, each slot exactly once across hubs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from hub import Call, Plugin, Role
+from hub.context import AppContext
+from hub.cron import parse
+from hub.db.models import new_id
+from hub.engine.records import ExecutionInfo, Trigger
+from hub.scheduler import Scheduler
+from tools.actions import FiringView, actions_of
+
+plugin = Plugin("schedules")
+
+MissedPolicy = Literal["skip", "run_once"]
+ConcurrencyPolicy = Literal["skip", "queue"]
+
+
+class ScheduleView(BaseModel):
+    name: str
+    template: str
+    cron: str
+    timezone: str
+    params: dict[str, Any]
+    enabled: bool
+    missed: MissedPolicy
+    concurrency: ConcurrencyPolicy
+    next_fires: list[datetime] = Field(description="The next five slots (UTC); empty while disabled.")
+    last_fired_at: datetime | None
+    created_by: str
+
+
+def view(row: Any) -> ScheduleView:
+    schedule = parse(row.config["cron"], row.config.get("timezone", "UTC"))
+    return ScheduleView(
+        name=row.name,
+        template=row.template,
+        cron=schedule.expression,
+        timezone=schedule.timezone,
+        params=row.params,
+        enabled=row.enabled,
+        missed=row.config.get("missed", "skip"),
+        concurrency=row.config.get("concurrency", "skip"),
+        next_fires=schedule.next_fires(datetime.now(UTC), 5) if row.enabled else [],
+        last_fired_at=row.last_fired_at,
+        created_by=row.created_by,
+    )
+
+
+class ScheduleCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=64, description="Unique action name: lowercase, digits, - and _.")
+    template: str = Field(min_length=1, max_length=64)
+    cron: str = Field(min_length=1, max_length=200, description="5 fields, 6 with seconds first, or @daily...")
+    timezone: str = Field(default="UTC", max_length=64, description="IANA time zone, e.g. Europe/Berlin.")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameter values for every run.")
+    enabled: bool = True
+    missed: MissedPolicy = Field(default="skip", description="Slots missed while no hub ran: skip, or run_once.")
+    concurrency: ConcurrencyPolicy = Field(
+        default="skip", description="When the previous run is still going: skip this slot, or queue it."
+    )
+
+
+class ScheduleUpdate(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    template: str | None = Field(default=None, max_length=64)
+    cron: str | None = Field(default=None, max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    params: dict[str, Any] | None = None
+    enabled: bool | None = None
+    missed: MissedPolicy | None = None
+    concurrency: ConcurrencyPolicy | None = None
+
+
+class ScheduleName(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleView]
+
+
+class HistoryQuery(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class History(BaseModel):
+    firings: list[FiringView]
+
+
+class RunNow(BaseModel):
+    execution: ExecutionInfo
+
+
+@plugin.tool(role=Role.operator)
+async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
+    """Run a template on a schedule. The cron line, time zone and parameters are checked now: a template
+    whose required parameters are not given is refused at creation, not at 3 a.m."""
+    schedule = parse(args.cron, args.timezone)
+    now = datetime.now(UTC)
+    upcoming = schedule.next_fires(now, 1)
+    row = await actions_of(call.app).create(
+        name=args.name,
+        kind="schedule",
+        template=args.template,
+        params=args.params,
+        mapping={},
+        config={
+            "cron": schedule.expression,
+            "timezone": schedule.timezone,
+            "missed": args.missed,
+            "concurrency": args.concurrency,
+        },
+        enabled=args.enabled,
+        actor=call.principal.name,
+        next_fire_at=upcoming[0] if upcoming else None,
+    )
+    return view(row)
+
+
+class ScheduleFilter(BaseModel):
+    enabled: bool | None = Field(default=None, description="Only enabled (true) or disabled (false) schedules.")
+
+
+@plugin.tool(read_only=True)
+async def schedule_list(call: Call, args: ScheduleFilter) -> ScheduleList:
+    """List schedules with their cron line, time zone and next fire times."""
+    rows = await actions_of(call.app).list("schedule", args.enabled)
+    return ScheduleList(schedules=[view(row) for row in rows])
+
+
+@plugin.tool(read_only=True)
+async def schedule_get(call: Call, args: ScheduleName) -> ScheduleView:
+    """One schedule with its next five fire times."""
+    return view(await actions_of(call.app).get(args.name, "schedule"))
+
+
+@plugin.tool(role=Role.operator)
+async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
+    """Change a schedule; only the fields given change. The new combination is checked like at creation."""
+    service = actions_of(call.app)
+    row = await service.get(args.name, "schedule")
+    config = dict(row.config)
+    for key in ("cron", "timezone", "missed", "concurrency"):
+        value = getattr(args, key)
+        if value is not None:
+            config[key] = value
+    schedule = parse(config["cron"], config.get("timezone", "UTC"))
+    config["cron"] = schedule.expression
+    template = args.template or row.template
+    params = row.params if args.params is None else args.params
+    await service.check_template(template, params, set())
+    upcoming = schedule.next_fires(datetime.now(UTC), 1)
+    changes: dict[str, Any] = {
+        "config": config,
+        "template": template,
+        "params": params,
+        "next_fire_at": upcoming[0] if upcoming else None,
+    }
+    if args.enabled is not None and args.enabled != row.enabled:
+        await service.set_enabled(row.name, args.enabled, next_fire_at=changes["next_fire_at"])
+    return view(await service.save(row, **changes))
+
+
+@plugin.tool(role=Role.operator, destructive=True)
+async def schedule_delete(call: Call, args: ScheduleName) -> ScheduleView:
+    """Delete a schedule and its firing history (executions it started stay)."""
+    row = await actions_of(call.app).delete(args.name, "schedule")
+    return view(row)
+
+
+@plugin.tool(role=Role.operator)
+async def schedule_run_now(call: Call, args: ScheduleName) -> RunNow:
+    """Run a schedule's template now, outside its cron line; recorded in its history like any firing."""
+    service = actions_of(call.app)
+    row = await service.get(args.name, "schedule")
+    trigger = Trigger(
+        kind="schedule",
+        actor=call.principal.name,
+        ref=f"{row.name}@manual",
+        role=min(call.principal.role, Role.operator, key=lambda r: r.rank),
+    )
+    result = await service.fire(row, params={}, trigger=trigger, slot=f"manual:{new_id()}")
+    if result.execution is None:
+        from hub.errors import ToolError
+
+        raise ToolError(f"The schedule could not start its template: {result.detail}")
+    return RunNow(execution=result.execution)
+
+
+@plugin.tool(read_only=True)
+async def schedule_history(call: Call, args: HistoryQuery) -> History:
+    """Firings of a schedule, newest first: queued (with the execution id), skipped or missed."""
+    service = actions_of(call.app)
+    row = await service.get(args.name, "schedule")
+    rows = await service.firings(row, limit=args.limit, offset=args.offset)
+    return History(firings=[FiringView.of(firing, name) for firing, name in rows])
+
+
+@plugin.on_startup
+@asynccontextmanager
+async def run_scheduler(app: AppContext) -> AsyncIterator[None]:
+    if not app.settings.scheduler_enabled:
+        yield
+        return
+    scheduler = Scheduler(app, actions_of(app))
+    app.services["scheduler"] = scheduler
+    async with scheduler.running():
+        yield
