@@ -25,6 +25,6 @@ USER goosuke
 VOLUME ["/data"]
 EXPOSE 8765
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8765/healthz', timeout=4).status == 200 else 1)"
+    CMD python -c "import os,sys,urllib.request; port=os.environ.get('GOOSUKE_PORT','8765'); sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"
 ENTRYPOINT ["goosuke"]
 CMD ["serve"]

@@ -231,7 +231,7 @@ class AuthMiddleware:
         public = (
             path in PUBLIC_EXACT
             or path.startswith(PUBLIC_PREFIXES)
-            or any(route.matches(scope)[0] == Match.FULL for route in self.public_routes)
+            or any(route.matches(scope)[0] != Match.NONE for route in self.public_routes)
         )
         if not self.enabled:
             await self._proceed(scope, receive, send, ANONYMOUS_ADMIN, "")

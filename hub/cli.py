@@ -8,6 +8,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ def _logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz asks for the revision on every call
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -133,8 +135,9 @@ def cmd_token(args: argparse.Namespace) -> None:
         async with db.session() as session:
             if args.action == "create":
                 user_id = (await accounts.get_user(session, args.user)).id if args.user else None
+                expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
                 row, value = await accounts.create_token(
-                    session, args.name, Role(args.role), user_id=user_id, actor="cli"
+                    session, args.name, Role(args.role), user_id=user_id, expires_at=expires, actor="cli"
                 )
                 print(value)
                 print(f"token {row.id} ({row.role}) created; the value above is shown only once", file=sys.stderr)
@@ -171,8 +174,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--data-dir", dest="data_dir", help="overrides GOOSUKE_DATA_DIR")
-        sp.add_argument("--database-url", dest="database_url", help="overrides GOOSUKE_DATABASE_URL")
+        # SUPPRESS: a flag given to `goosuke token --data-dir D create` is not reset by the leaf parser
+        sp.add_argument("--data-dir", dest="data_dir", default=argparse.SUPPRESS, help="overrides GOOSUKE_DATA_DIR")
+        sp.add_argument(
+            "--database-url", dest="database_url", default=argparse.SUPPRESS, help="overrides GOOSUKE_DATABASE_URL"
+        )
 
     serve = sub.add_parser("serve", help="serve MCP (Streamable HTTP, SSE) and the HTTP facade")
     serve.add_argument("--host", help="default 127.0.0.1 (GOOSUKE_HOST)")
@@ -199,8 +205,8 @@ def parser() -> argparse.ArgumentParser:
     passwd = user_sub.add_parser("passwd")
     passwd.add_argument("username")
     passwd.add_argument("--password-stdin", action="store_true")
-    user_sub.add_parser("list")
-    for sp in (add, passwd, user):
+    user_list = user_sub.add_parser("list")
+    for sp in (add, passwd, user_list, user):
         common(sp)
     user.set_defaults(fn=cmd_user)
 
@@ -210,10 +216,11 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--role", choices=[r.value for r in Role], default="viewer")
     create.add_argument("--user", help="tie the token to this user")
+    create.add_argument("--expires-days", type=int, help="the token stops working after this many days")
     revoke = token_sub.add_parser("revoke")
     revoke.add_argument("id")
-    token_sub.add_parser("list")
-    for sp in (create, revoke, token):
+    token_list = token_sub.add_parser("list")
+    for sp in (create, revoke, token_list, token):
         common(sp)
     token.set_defaults(fn=cmd_token)
 
@@ -233,6 +240,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # the top boundary: a clear line, no traceback (GOOSUKE_LOG_LEVEL=DEBUG shows it)
+        logging.getLogger("goosuke").debug("goosuke failed", exc_info=True)
+        print(f"goosuke: {type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

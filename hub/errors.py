@@ -6,6 +6,7 @@
     ├── PermissionDenied            the caller's role may not do this (403)
     ├── PayloadTooLarge             the request body is over the limit (413)
     ├── ToolError                   a tool call cannot be carried out (400)
+    │   ├── BadRequest              the request body is not JSON (400)
     │   ├── InvalidArguments        arguments do not match the tool's input model (422)
     │   ├── NotFound                the named thing does not exist (404)
     │   └── Conflict                the change clashes with the current state (409)
@@ -54,6 +55,11 @@ class PayloadTooLarge(GoosukeError):
 class ToolError(GoosukeError):
     status = 400
     title = "Tool call failed"
+
+
+class BadRequest(ToolError):
+    status = 400
+    title = "Bad request"
 
 
 class InvalidArguments(ToolError):

@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 from hub import __version__
 from hub.auth import PRINCIPAL_SCOPE_KEY
 from hub.context import AppContext
-from hub.errors import AuthError, GoosukeError, InvalidArguments, describe_validation_errors
+from hub.errors import AuthError, BadRequest, GoosukeError, describe_validation_errors
 from hub.principal import Principal
 from hub.registry import Call
 
@@ -63,7 +63,7 @@ async def read_json(request: Request) -> Any:
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidArguments(
+        raise BadRequest(
             f"The request body is not valid JSON ({exc}). Send a JSON object with Content-Type: application/json.",
             errors=[{"field": "(body)", "message": "malformed JSON", "type": "json_invalid"}],
         ) from None

@@ -47,19 +47,22 @@ class MetricsMiddleware:
         status = 500
         started = time.perf_counter()
         sse = label == "/sse" and scope["method"] == "GET"
+        opened = False
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, opened
+            # The SDK's /sse handler may send a second response start when the stream ends: count the first.
+            if message["type"] == "http.response.start" and status == 500 and not opened:
                 status = message["status"]
                 if sse and status == 200:
+                    opened = True
                     self.metrics.sse_sessions.inc()
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if sse and status == 200:
+            if opened:
                 self.metrics.sse_sessions.dec()
             self.metrics.http_requests.labels(method=scope["method"], route=label, status=str(status)).inc()
             if not sse:

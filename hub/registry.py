@@ -237,6 +237,7 @@ class Registry:
     routes: list[RouteSpec] = field(default_factory=list)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     plugins: list[str] = field(default_factory=list)
+    _loaded: list[Plugin] = field(default_factory=list, repr=False)
 
     @classmethod
     def discover(cls, extra_modules: Iterable[str] = ()) -> Registry:
@@ -271,7 +272,10 @@ class Registry:
 
     def add(self, plugin: Plugin) -> None:
         if plugin.name in self.plugins:
-            return
+            if any(p is plugin for p in self._loaded):
+                return  # the same module listed twice
+            raise ConfigError(f"Two plugins are named {plugin.name!r}; give each Plugin(...) its own name.")
+        self._loaded.append(plugin)
         for spec in plugin.tools:
             if spec.name in self.tools:
                 other = self.tools[spec.name].plugin

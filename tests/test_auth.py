@@ -52,6 +52,19 @@ async def test_protected_resource_metadata_follows_rfc_9728(live_hub: LiveHub) -
     assert set(body["scopes_supported"]) == {"viewer", "operator", "admin"}
 
 
+async def test_authorization_server_metadata_names_the_token_endpoint(live_hub: LiveHub) -> None:
+    async with live_hub.http() as http:
+        meta = (await http.get("/.well-known/oauth-authorization-server")).json()
+        async with live_hub.context.db.session() as session:
+            await accounts.create_user(session, "oauth", "oauth-password", Role.viewer)
+        form = await http.post(
+            meta["token_endpoint"].removeprefix(live_hub.url),
+            data={"grant_type": "password", "username": "oauth", "password": "oauth-password"},
+        )
+    assert meta["grant_types_supported"] == ["password"]
+    assert form.status_code == 200 and form.json()["token_type"] == "bearer"
+
+
 async def test_facade_refuses_without_token_as_a_json_problem(live_hub: LiveHub) -> None:
     async with live_hub.http() as http:
         response = await http.get("/api/tools")

@@ -34,7 +34,7 @@ async def test_calling_a_tool_returns_its_output_model_as_json(live_hub: LiveHub
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
-        (b"{not json", 422, "(body)"),
+        (b"{not json", 400, "(body)"),
         (b"[1, 2]", 422, "(body)"),
         (b'"text"', 422, "(body)"),
         (b'{"username": 1, "password": "long-enough"}', 422, "username"),

@@ -126,3 +126,11 @@ def test_resource_templates_match_uris() -> None:
     spec, params = registry.find_resource("goosuke://things/abc")
     assert params == {"name": "abc"}
     assert spec.is_template
+
+
+def test_two_plugins_with_one_name_are_refused() -> None:
+    registry = Registry()
+    registry.add(Plugin("same"))
+    registry.add(registry._loaded[0])  # the same module listed twice is harmless
+    with pytest.raises(ConfigError, match="Two plugins are named 'same'"):
+        registry.add(Plugin("same"))

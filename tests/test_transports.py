@@ -55,6 +55,17 @@ async def test_an_idle_sse_session_survives_many_ping_intervals(live_hub: LiveHu
         assert result.structured_content["name"] == "bootstrap-admin"
 
 
+async def test_open_sse_sessions_are_counted_and_uncounted(live_hub: LiveHub) -> None:
+    headers = {"Authorization": f"Bearer {live_hub.admin_token}"}
+    gauge = live_hub.context.metrics.sse_sessions
+    async with Client(sse_client(f"{live_hub.url}/sse", headers=headers)) as client:
+        await client.call_tool("whoami", {})
+        assert gauge._value.get() == 1
+    with anyio.fail_after(5):
+        while gauge._value.get() != 0:
+            await anyio.sleep(0.02)
+
+
 async def test_sse_stream_carries_ping_comments(live_hub: LiveHub) -> None:
     async with live_hub.http(live_hub.admin_token) as http, http.stream("GET", "/sse") as response:
         assert response.status_code == 200

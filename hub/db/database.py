@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +37,9 @@ class Database:
         if self.kind == "sqlite":
             path = url.split(":///", 1)[1] if ":///" in url else ""
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                if not Path(path).exists():  # the database holds hashed tokens and sealed secrets: owner only
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
             kwargs.update(pool_size=10, max_overflow=20)
@@ -48,6 +52,23 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Hold a cluster-wide lock (PostgreSQL advisory lock) so replicas starting together migrate and
+        bootstrap one at a time. SQLite serialises writers on its file lock already."""
+        if self.kind != "postgresql":
+            yield
+            return
+        key = int.from_bytes(hashlib.sha256(f"goosuke:{name}".encode()).digest()[:8], "big", signed=True)
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            await conn.commit()
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await conn.commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
