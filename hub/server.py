@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import weakref
@@ -264,10 +265,8 @@ class HubServer(MCPServer[Any]):
     async def _remember_session(self, ctx: Any, call_next: Any) -> Any:
         session = getattr(ctx, "session", None)
         if session is not None:
-            try:
-                self._sessions.add(session)
-            except TypeError:
-                pass
+            with contextlib.suppress(TypeError):  # the connection, not the per-request proxy (see _connection_of)
+                self._sessions.add(_connection_of(session))
         return await call_next(ctx)
 
     async def _subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
@@ -292,29 +291,25 @@ class HubServer(MCPServer[Any]):
             except Exception:  # a closed session: forget it
                 self._legacy_subscribers[uri].discard(connection)
 
+    async def _broadcast(self, method: str) -> None:
+        """A list-changed notification to every 2025-era connection (2026 clients get it from the bus)."""
+        for connection in list(self._sessions):
+            try:
+                await connection.outbound.notify(method, None)
+            except Exception:  # a closed connection: forget it
+                self._sessions.discard(connection)
+
     async def notify_tools_changed(self) -> None:
         await self.bus.publish(ToolsListChanged())
-        for session in list(self._sessions):
-            try:
-                await session.send_tool_list_changed()
-            except Exception:
-                self._sessions.discard(session)
+        await self._broadcast("notifications/tools/list_changed")
 
     async def notify_resources_changed(self) -> None:
         await self.bus.publish(ResourcesListChanged())
-        for session in list(self._sessions):
-            try:
-                await session.send_resource_list_changed()
-            except Exception:
-                self._sessions.discard(session)
+        await self._broadcast("notifications/resources/list_changed")
 
     async def notify_prompts_changed(self) -> None:
         await self.bus.publish(PromptsListChanged())
-        for session in list(self._sessions):
-            try:
-                await session.send_prompt_list_changed()
-            except Exception:
-                self._sessions.discard(session)
+        await self._broadcast("notifications/prompts/list_changed")
 
 
 def _connection_of(session: Any) -> Any:

@@ -149,3 +149,26 @@ async def test_allowed_hosts_setting_admits_a_reverse_proxy_host(settings: Setti
                 },
             )
     assert response.status_code == 200
+
+
+async def test_legacy_sessions_hear_list_changed_notifications(live_hub: LiveHub) -> None:
+    from mcp.client.session import IncomingMessage
+    from mcp_types import ServerNotification
+
+    heard: list[str] = []
+
+    async def on_message(message: IncomingMessage) -> None:
+        if isinstance(message, ServerNotification):
+            heard.append(message.method)
+
+    async with (
+        live_hub.http(live_hub.admin_token) as http,
+        Client(
+            streamable_http_client(f"{live_hub.url}/mcp", http_client=http), mode="legacy", message_handler=on_message
+        ) as client,
+    ):
+        await client.call_tool("whoami", {})  # the hub now knows this connection
+        await live_hub.context.server.notify_tools_changed()
+        with anyio.fail_after(5):
+            while "notifications/tools/list_changed" not in heard:
+                await anyio.sleep(0.02)
