@@ -1,0 +1,37 @@
+"""The Discord connection of the hub: the bot, reaction actions and the text rules of Discord.
+
+Modules: ``service`` (the discord.py client, URLs from the settings, backoff, readiness, errors),
+``scopes`` (per-guild/channel settings, the allow-list), ``reactions`` (event -> binding -> claimed
+run), ``runs`` (one run: parameters, execution, reply, recovery), ``history`` (reading a
+conversation back), ``condense`` (map-reduce of long histories), ``text`` (splitting, emoji, lines).
+
+What the Discord tools and the start-up hook use::
+
+    service = DiscordService(app)                    # app.services["discord"]
+    Reactions(service, actions)                      # reaction -> action -> execution -> reply
+    async with service.running(): ...                # connects in the background (if a token is set)
+    client = await service.ready()                   # waits up to discord_ready_timeout
+    place = await service.allowed_place(channel_id)  # guild/parent of a channel on the allow-list
+"""
+
+from hub.discord.reactions import EVENT_FIELDS, Reactions, reaction_config, seed_default_reactions
+from hub.discord.scopes import EffectiveConfig, ScopeConfig, Scopes
+from hub.discord.service import DiscordService, Place, discord_errors
+from hub.discord.text import Emoji, Snowflake, message_link, split_message
+
+__all__ = [
+    "EVENT_FIELDS",
+    "DiscordService",
+    "EffectiveConfig",
+    "Emoji",
+    "Place",
+    "Reactions",
+    "ScopeConfig",
+    "Scopes",
+    "Snowflake",
+    "discord_errors",
+    "message_link",
+    "reaction_config",
+    "seed_default_reactions",
+    "split_message",
+]

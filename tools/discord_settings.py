@@ -1,0 +1,219 @@
+"""Discord settings per guild and channel, the allow-list, and the bot's status.
+
+A channel inherits from its parent channel (for a thread), which inherits from its guild, which
+inherits from the hub's defaults (GOOSUKE_DISCORD_HISTORY_LIMIT, ...). The allow-list limits every
+Discord tool and every reaction action to the guilds and channels on it; empty, it allows all.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from hub import Call, Plugin, Role
+from hub.db.models import DiscordScope
+from hub.discord import EffectiveConfig, ScopeConfig
+from hub.discord.text import Snowflake
+from hub.errors import InvalidArguments, NotFound
+from tools.discord import discord_of
+
+plugin = Plugin("discord-settings")
+
+SettingName = Literal[
+    "enabled", "actions", "allowed_roles", "language", "history_count", "history_hours", "post_to", "post_channel_id"
+]
+
+
+class ScopeRef(BaseModel):
+    guild_id: Snowflake | None = Field(default=None, description="A guild (server) id.")
+    channel_id: Snowflake | None = Field(
+        default=None, description="A channel or thread id; when given, the scope is the channel."
+    )
+
+    @model_validator(mode="after")
+    def _one_scope(self) -> ScopeRef:
+        if self.guild_id is None and self.channel_id is None:
+            raise ValueError("give a guild_id or a channel_id")
+        return self
+
+    @property
+    def kind(self) -> Literal["guild", "channel"]:
+        return "channel" if self.channel_id is not None else "guild"
+
+    @property
+    def discord_id(self) -> int:
+        return int(self.channel_id if self.channel_id is not None else self.guild_id)  # type: ignore[arg-type]
+
+
+class SettingsUpdate(ScopeRef, ScopeConfig):
+    unset: list[SettingName] = Field(default_factory=list, description="Settings to forget (they inherit again).")
+
+
+class ScopeView(BaseModel):
+    kind: Literal["guild", "channel"]
+    id: str
+    guild_id: str | None
+    allowed: bool = Field(description="On the allow-list.")
+    settings: ScopeConfig = Field(description="What is set here (unset fields inherit).")
+    updated_at: datetime
+    updated_by: str
+
+    @classmethod
+    def of(cls, row: DiscordScope) -> ScopeView:
+        return cls(
+            kind=row.kind,  # type: ignore[arg-type]
+            id=str(row.discord_id),
+            guild_id=str(row.guild_id) if row.guild_id else None,
+            allowed=row.allowed,
+            settings=ScopeConfig.model_validate(row.config or {}),
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
+
+
+class SettingsView(BaseModel):
+    scope: ScopeView | None = Field(description="The stored row; None when nothing is set here.")
+    effective: EffectiveConfig = Field(description="What applies here after inheritance.")
+
+
+class ScopeList(BaseModel):
+    scopes: list[ScopeView]
+
+
+class Allowlist(BaseModel):
+    open: bool = Field(description="True when the list is empty: every guild the bot is in is allowed.")
+    guilds: list[str]
+    channels: list[str]
+    from_settings: dict[str, list[str]] = Field(
+        description="Entries from GOOSUKE_DISCORD_ALLOWED_GUILDS / _CHANNELS (change them in the environment)."
+    )
+
+
+class NoArguments(BaseModel):
+    """This tool takes no arguments."""
+
+
+class Status(BaseModel):
+    connection: dict[str, Any] = Field(description="state (off, connecting, ready, reconnecting, unavailable, failed).")
+    allowlist: Allowlist
+
+
+async def _guild_and_parent(call: Call, ref: ScopeRef) -> tuple[int | None, int | None]:
+    """The guild and parent of the scope: from the arguments, else from Discord when the bot is connected."""
+    guild = int(ref.guild_id) if ref.guild_id else None
+    if ref.channel_id is None:
+        return guild, None
+    service = discord_of(call.app)
+    if service.connected:
+        place = await service.place(int(ref.channel_id))
+        return place.guild_id or guild, place.parent_id
+    return guild, None
+
+
+@plugin.tool(read_only=True)
+async def discord_settings_get(call: Call, args: ScopeRef) -> SettingsView:
+    """The Discord settings of a guild or a channel: what is set there and what applies after inheritance
+    (enabled, which reaction actions, allowed roles, language, history window, where results go)."""
+    scopes = discord_of(call.app).scopes
+    guild, parent = await _guild_and_parent(call, args)
+    row = await scopes.get(args.kind, args.discord_id)
+    channel = args.discord_id if args.kind == "channel" else None
+    effective = await scopes.effective(guild, channel, parent)
+    return SettingsView(scope=ScopeView.of(row) if row else None, effective=effective)
+
+
+@plugin.tool(role=Role.operator)
+async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView:
+    """Change the Discord settings of a guild or a channel; only the fields given change, `unset` forgets
+    some. A channel's settings override its guild's."""
+    changes = args.model_dump(include=set(ScopeConfig.model_fields), exclude_unset=True, exclude_none=True)
+    if args.post_to == "channel" and not (args.post_channel_id or "post_channel_id" in changes):
+        current = await discord_of(call.app).scopes.get(args.kind, args.discord_id)
+        if not (current and (current.config or {}).get("post_channel_id")):
+            raise InvalidArguments(
+                "post_to=channel needs post_channel_id: the channel results go to.",
+                errors=[{"field": "post_channel_id", "message": "required with post_to=channel", "type": "missing"}],
+            )
+    guild, _ = await _guild_and_parent(call, args)
+    await discord_of(call.app).scopes.update(
+        args.kind,
+        args.discord_id,
+        actor=call.principal.name,
+        config=changes,
+        unset=list(args.unset),
+        guild_id=guild if args.kind == "channel" else None,
+    )
+    return await discord_settings_get(call, ScopeRef(guild_id=args.guild_id, channel_id=args.channel_id))
+
+
+@plugin.tool(read_only=True)
+async def discord_settings_list(call: Call, args: NoArguments) -> ScopeList:
+    """Every guild and channel with Discord settings or an allow-list entry."""
+    return ScopeList(scopes=[ScopeView.of(r) for r in await discord_of(call.app).scopes.list()])
+
+
+@plugin.tool(role=Role.operator)
+async def discord_settings_reset(call: Call, args: ScopeRef) -> SettingsView:
+    """Forget every setting of a guild or channel (it inherits again); its allow-list entry stays."""
+    scopes = discord_of(call.app).scopes
+    if await scopes.reset(args.kind, args.discord_id, call.principal.name) is None:
+        raise NotFound(f"No settings are stored for {args.kind} {args.discord_id}; see discord_settings_list.")
+    return await discord_settings_get(call, args)
+
+
+async def _allowlist(call: Call) -> Allowlist:
+    guilds, channels = await discord_of(call.app).scopes.allowlist()
+    settings = call.app.settings
+    return Allowlist(
+        open=not guilds and not channels,
+        guilds=sorted(str(g) for g in guilds),
+        channels=sorted(str(c) for c in channels),
+        from_settings={"guilds": settings.discord_allowed_guilds, "channels": settings.discord_allowed_channels},
+    )
+
+
+@plugin.tool(read_only=True)
+async def discord_allowlist_get(call: Call, args: NoArguments) -> Allowlist:
+    """The guilds and channels the hub may touch (Discord tools and reaction actions). Empty means all."""
+    return await _allowlist(call)
+
+
+@plugin.tool(role=Role.admin)
+async def discord_allowlist_add(call: Call, args: ScopeRef) -> Allowlist:
+    """Allow the hub to touch a guild (all its channels) or one channel (and its threads). Once the list
+    has an entry, everything not on it is refused."""
+    guild, _ = await _guild_and_parent(call, args)
+    await discord_of(call.app).scopes.update(
+        args.kind,
+        args.discord_id,
+        actor=call.principal.name,
+        allowed=True,
+        guild_id=guild if args.kind == "channel" else None,
+    )
+    return await _allowlist(call)
+
+
+@plugin.tool(role=Role.admin)
+async def discord_allowlist_remove(call: Call, args: ScopeRef) -> Allowlist:
+    """Take a guild or channel off the allow-list (its settings stay). When the list becomes empty, the hub
+    may touch every guild the bot is in again."""
+    scopes = discord_of(call.app).scopes
+    configured = call.app.settings.discord_allowed_channels + call.app.settings.discord_allowed_guilds
+    if str(args.discord_id) in configured:
+        raise InvalidArguments(
+            f"{args.kind} {args.discord_id} is listed by GOOSUKE_DISCORD_ALLOWED_GUILDS/_CHANNELS: change the "
+            "environment and restart the hub to remove it."
+        )
+    row = await scopes.get(args.kind, args.discord_id)
+    if row is None or not row.allowed:
+        raise NotFound(f"{args.kind} {args.discord_id} is not on the allow-list; see discord_allowlist_get.")
+    await scopes.update(args.kind, args.discord_id, actor=call.principal.name, allowed=False)
+    return await _allowlist(call)
+
+
+@plugin.tool(read_only=True)
+async def discord_status(call: Call, args: NoArguments) -> Status:
+    """The bot's connection (state, why, since when) and the allow-list."""
+    return Status(connection=discord_of(call.app).status(), allowlist=await _allowlist(call))
