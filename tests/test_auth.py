@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import warnings
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -130,19 +131,20 @@ def _alg_none(claims: dict[str, object]) -> str:
 @pytest.mark.parametrize(
     ("token", "reason"),
     [
-        (_forge(_claims(exp=int(time.time()) - 10)), "expired"),
-        (_forge(_claims(aud="someone-else")), "another audience"),
-        (_forge(_claims(iss="evil")), "issued by someone else"),
-        (_forge(_claims(), key="not-the-key-but-also-long-enough-for-hs256-x"), "neither a valid access token"),
-        (_alg_none(_claims()), "algorithm is not allowed"),
-        (_forge(_claims(), alg="HS512"), "algorithm is not allowed"),
-        ("gsk_not-a-real-token", "Unknown API token"),
-        ("garbage", "neither a valid access token"),
+        # factories, so tokens are minted when the test runs (not at import, when they could expire)
+        (lambda: _forge(_claims(exp=int(time.time()) - 10)), "expired"),
+        (lambda: _forge(_claims(aud="someone-else")), "another audience"),
+        (lambda: _forge(_claims(iss="evil")), "issued by someone else"),
+        (lambda: _forge(_claims(), key="not-the-key-but-also-long-enough-for-hs256-x"), "neither a valid access token"),
+        (lambda: _alg_none(_claims()), "algorithm is not allowed"),
+        (lambda: _forge(_claims(), alg="HS512"), "algorithm is not allowed"),
+        (lambda: "gsk_not-a-real-token", "Unknown API token"),
+        (lambda: "garbage", "neither a valid access token"),
     ],
     ids=["expired", "audience", "issuer", "signature", "alg-none", "alg-hs512", "unknown-api-token", "garbage"],
 )
-async def test_bad_tokens_are_refused_with_the_reason(live_hub: LiveHub, token: str, reason: str) -> None:
-    async with live_hub.http(token) as http:
+async def test_bad_tokens_are_refused_with_the_reason(live_hub: LiveHub, token: Callable[[], str], reason: str) -> None:
+    async with live_hub.http(token()) as http:
         mcp = await http.post("/mcp", json={})
         api = await http.get("/api/tools")
     assert mcp.status_code == 401
