@@ -153,19 +153,20 @@ def cmd_token(args: argparse.Namespace) -> None:
 
 
 def cmd_docs(args: argparse.Namespace) -> None:
-    from hub.reference import render_tools
+    from hub.reference import render_settings, render_tools
     from hub.registry import Registry
 
-    text = render_tools(Registry.discover())
     target = Path(args.output)
-    if args.check:
-        if not target.exists() or target.read_text() != text:
-            raise GoosukeError(f"{target} is stale: run `goosuke docs` and commit the result.")
-        print(f"{target} is up to date")
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text)
-    print(f"wrote {target}")
+    pages = {target: render_tools(Registry.discover()), target.with_name("settings.md"): render_settings()}
+    for path, text in pages.items():
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                raise GoosukeError(f"{path} is stale: run `goosuke docs` and commit the result.")
+            print(f"{path} is up to date")
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
 
 
 def parser() -> argparse.ArgumentParser:
