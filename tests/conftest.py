@@ -148,3 +148,20 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOOSUKE_")}
     env["GOOSUKE_DATA_DIR"] = str(tmp_path / "cli-data")
     yield env
+
+
+@pytest.fixture
+async def discord() -> AsyncIterator[Any]:
+    """A Discord double (REST + gateway over real sockets) on a free port."""
+    from tests.doubles.discord import DiscordDouble
+
+    async with DiscordDouble() as double:
+        yield double
+
+
+@pytest.fixture
+def world(discord: Any) -> Any:
+    """The double's guild, channels and members (tests.discord_support.World)."""
+    from tests.discord_support import build_world
+
+    return build_world(discord)

@@ -21,7 +21,6 @@ from tests.discord_support import (
     GatedLLM,
     World,
     bot_ready,
-    build_world,
     conversation,
     discord_hub,
     point_at,
@@ -32,17 +31,6 @@ from tests.doubles.llm import LLMDouble, Say
 from tests.engine_support import until
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def discord() -> AsyncIterator[DiscordDouble]:
-    async with DiscordDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def world(discord: DiscordDouble) -> World:
-    return build_world(discord)
 
 
 @pytest.fixture

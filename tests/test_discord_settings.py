@@ -14,24 +14,13 @@ from hub.engine import templates as store
 from hub.settings import Settings
 from hub.templating import AgentSettings, Parameter
 from tests.conftest import LiveHub
-from tests.discord_support import World, bot_of, bot_ready, build_world, conversation, discord_hub, point_at
+from tests.discord_support import World, bot_of, bot_ready, conversation, discord_hub, point_at
 from tests.doubles.discord import DiscordDouble
 from tests.engine_support import add_template, python_argv, until
 
 pytestmark = pytest.mark.anyio
 
 ECHO_SUMMARY = "import sys; sys.stdin.read(); print('## Summary'); print('Done.')"
-
-
-@pytest.fixture
-async def discord() -> AsyncIterator[DiscordDouble]:
-    async with DiscordDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def world(discord: DiscordDouble) -> World:
-    return build_world(discord)
 
 
 async def summaries_with_command(app: AppContext) -> None:

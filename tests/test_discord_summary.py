@@ -18,7 +18,6 @@ from tests.discord_support import (
     World,
     bot_of,
     bot_ready,
-    build_world,
     conversation,
     discord_hub,
     point_at,
@@ -35,20 +34,9 @@ LONG_SUMMARY = "## Summary\n" + "\n".join(SUMMARY_LINES)  # about 6,000 characte
 
 
 @pytest.fixture
-async def discord() -> AsyncIterator[DiscordDouble]:
-    async with DiscordDouble() as double:
-        yield double
-
-
-@pytest.fixture
 async def llm() -> AsyncIterator[LLMDouble]:
     async with LLMDouble() as double:
         yield double
-
-
-@pytest.fixture
-def world(discord: DiscordDouble) -> World:
-    return build_world(discord)
 
 
 @pytest.fixture

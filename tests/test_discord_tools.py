@@ -17,22 +17,11 @@ from mcp.client.streamable_http import streamable_http_client
 from hub.principal import Role
 from hub.settings import Settings
 from tests.conftest import LiveHub
-from tests.discord_support import World, bot_ready, build_world, conversation, discord_hub, point_at
+from tests.discord_support import World, bot_ready, conversation, discord_hub, point_at
 from tests.doubles.discord import DiscordDouble, snowflake
 from tests.processes import hub_env
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def discord() -> AsyncIterator[DiscordDouble]:
-    async with DiscordDouble() as double:
-        yield double
-
-
-@pytest.fixture
-def world(discord: DiscordDouble) -> World:
-    return build_world(discord)
 
 
 @pytest.fixture
