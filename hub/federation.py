@@ -38,7 +38,7 @@ from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 
 from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
-from hub.extensions import ExtensionRecord, ExtensionStore
+from hub.extension_store import ExtensionRecord, ExtensionStore
 from hub.principal import Principal
 from hub.upstream import Upstream, describe, discover, open_client, stderr_tail
 from hub.vault import Vault

@@ -38,16 +38,8 @@ from hub.accounts import audit
 from hub.db import Database
 from hub.db.models import GooseSyncEntry
 from hub.errors import Conflict, GoosukeError, ToolError
-from hub.extensions import (
-    MODELS,
-    ExtensionRecord,
-    ExtensionStore,
-    config_hash,
-    config_warnings,
-    goose_fields,
-    name_to_key,
-    parse_config,
-)
+from hub.extension_store import ExtensionRecord, ExtensionStore
+from hub.extensions import MODELS, config_hash, config_warnings, goose_fields, name_to_key, parse_config
 from hub.principal import Role
 from hub.vault import Vault
 

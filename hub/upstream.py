@@ -32,7 +32,8 @@ from mcp_types import Implementation, PaginatedRequestParams
 
 from hub import __version__
 from hub.errors import GoosukeError, ToolError
-from hub.extensions import ExtensionRecord, substitute_env_vars
+from hub.extension_store import ExtensionRecord
+from hub.extensions import substitute_env_vars
 
 if TYPE_CHECKING:
     from hub.federation import Federation

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from hub import AppContext, Call, Plugin, Role
 from hub.errors import ConfigError
-from hub.extensions import ExtensionConfig, ExtensionRecord, ExtensionStore
+from hub.extension_store import ExtensionRecord, ExtensionStore
+from hub.extensions import ExtensionConfig
 from hub.federation import SEP, CheckReport, Federation
 
 plugin = Plugin("extensions")

@@ -1,0 +1,267 @@
+"""The extension store (``app.services["extensions"]``): rows in Goose's schema plus the hub's own
+role and discovery, lookups by name or key, and launch environments with ``env_keys`` resolved from the
+vault. The schema itself (models, ``name_to_key``, validation) is in :mod:`hub.extensions`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from hub.accounts import audit
+from hub.db import Database
+from hub.db.models import Extension
+from hub.errors import Conflict, InvalidArguments, NotFound
+from hub.extensions import (
+    DEFAULT_EXTENSION_TIMEOUT,
+    FEDERATED_TYPES,
+    config_hash,
+    config_warnings,
+    goose_fields,
+    name_to_key,
+    parse_config,
+)
+from hub.principal import Role
+from hub.vault import Vault, install_log_scrubber
+
+if TYPE_CHECKING:
+    from hub.context import AppContext
+
+
+@dataclass(frozen=True)
+class ExtensionRecord:
+    key: str
+    name: str
+    type: str
+    enabled: bool
+    config: Any
+    role: Role
+    source: str
+    discovered: dict[str, Any] | None
+    discovered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+    @classmethod
+    def of(cls, row: Extension) -> ExtensionRecord:
+        return cls(
+            key=row.key,
+            name=row.name,
+            type=row.type,
+            enabled=row.enabled,
+            config=parse_config(row.config, label=f"stored extension {row.key!r}", lenient=True),
+            role=Role(row.role),
+            source=row.source,
+            discovered=row.discovered,
+            discovered_at=row.discovered_at,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            updated_by=row.updated_by,
+        )
+
+    @property
+    def timeout(self) -> float:
+        return float(getattr(self.config, "timeout", None) or DEFAULT_EXTENSION_TIMEOUT)
+
+    @property
+    def federated(self) -> bool:
+        return self.type in FEDERATED_TYPES
+
+    @property
+    def hash(self) -> str:
+        return config_hash(self.config, self.enabled)
+
+    def goose_entry(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, **goose_fields(self.config)}
+
+
+ChangeListener = Callable[[str, "ExtensionRecord | None"], Awaitable[None]]
+
+
+class ExtensionStore:
+    """The team's extensions (``app.services["extensions"]``).
+
+    For other domains (agents): ``await store.launch_spec(name)`` gives the configuration and the
+    environment an extension starts with (``envs`` plus its ``env_keys`` resolved from the vault).
+    """
+
+    def __init__(self, db: Database, vault: Vault) -> None:
+        self.db = db
+        self.vault = vault
+        self._listeners: list[ChangeListener] = []
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call ``listener(key, record_or_None)`` after every add, update, enable/disable or removal."""
+        self._listeners.append(listener)
+
+    async def _changed(self, key: str, record: ExtensionRecord | None) -> None:
+        for listener in self._listeners:
+            await listener(key, record)
+
+    async def _check_no_plain_secrets(self, config: Any) -> None:
+        values = set(await self.vault.known_values())
+        plain: dict[str, str] = {**getattr(config, "envs", {}), **getattr(config, "headers", {})}
+        for field_name, value in plain.items():
+            if value in values or any(v in value for v in values):
+                raise InvalidArguments(
+                    f"{field_name} holds the value of a vault secret in plain text. Put the secret's name in "
+                    f"env_keys and refer to it as ${{NAME}} instead."
+                )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    async def list(self, *, enabled_only: bool = False) -> list[ExtensionRecord]:
+        async with self.db.session() as session:
+            query = select(Extension).order_by(Extension.key)
+            if enabled_only:
+                query = query.where(Extension.enabled.is_(True))
+            return [ExtensionRecord.of(row) for row in await session.scalars(query)]
+
+    async def find(self, name: str) -> ExtensionRecord | None:
+        """Goose's lookup: an exact name first, then the key of ``name``."""
+        async with self.db.session() as session:
+            row = await session.scalar(select(Extension).where(Extension.name == name))
+            if row is None:
+                row = await session.get(Extension, name_to_key(name))
+            return ExtensionRecord.of(row) if row is not None else None
+
+    async def get(self, name: str) -> ExtensionRecord:
+        record = await self.find(name)
+        if record is None:
+            raise NotFound(f"No extension named {name!r}. List them with extension_list.")
+        return record
+
+    async def launch_spec(self, name: str) -> tuple[Any, dict[str, str]]:
+        """The configuration and the environment of its process: ``envs`` over the vault's ``env_keys``
+        (inline values shadow secrets, as in Goose).
+
+        Raises:
+            NotFound: no such extension, or some of its secrets are not in the vault.
+            ConfigError: the vault key cannot open the secrets.
+        """
+        record = await self.get(name)
+        config = record.config
+        envs: dict[str, str] = dict(getattr(config, "envs", {}))
+        wanted = [k for k in getattr(config, "env_keys", []) if k not in envs]
+        secret_key = getattr(config, "client_secret_key", None)
+        if secret_key and secret_key not in envs:
+            wanted.append(secret_key)
+        env = {**(await self.vault.resolve(wanted)), **envs}
+        return config, env
+
+    # -- writing ----------------------------------------------------------------------------
+
+    async def add(
+        self,
+        config: Any,
+        *,
+        actor: str,
+        enabled: bool = True,
+        role: Role = Role.operator,
+        source: str = "hub",
+        replace: bool = False,
+    ) -> tuple[ExtensionRecord, list[str]]:
+        """Store a new extension. Raises Conflict when its key is taken (unless ``replace``)."""
+        warnings = config_warnings(config)
+        await self._check_no_plain_secrets(config)
+        key = name_to_key(config.name)
+        now = datetime.now(UTC)
+        async with self.db.session() as session:
+            row = await session.get(Extension, key)
+            if row is not None and not replace:
+                raise Conflict(
+                    f"An extension with key {key!r} exists already ({row.name!r}). Change it with "
+                    "extension_update or pick another name."
+                )
+            if row is None:
+                row = Extension(key=key, created_at=now)
+                session.add(row)
+            row.name, row.type, row.enabled = config.name, config.type, enabled
+            row.config, row.role, row.source = goose_fields(config), role.value, source
+            row.discovered, row.discovered_at = None, None
+            row.updated_at, row.updated_by = now, actor
+            await session.flush()
+            await audit(session, actor, "extension.add", key, type=config.type, source=source)
+            record = ExtensionRecord.of(row)
+        await self._changed(key, record)
+        return record, warnings
+
+    async def update(
+        self,
+        name: str,
+        *,
+        actor: str,
+        changes: dict[str, Any] | None = None,
+        enabled: bool | None = None,
+        role: Role | None = None,
+    ) -> tuple[ExtensionRecord, list[str]]:
+        """Change fields of an extension (``changes`` are Goose fields; ``None`` removes a field).
+
+        A new ``name`` that gives another key is refused: remove and add it instead.
+        """
+        current = await self.get(name)
+        warnings: list[str] = []
+        config = current.config
+        if changes:
+            if "type" in changes and changes["type"] != current.type:
+                raise InvalidArguments("An extension's type cannot change; remove it and add it again.")
+            merged = {**goose_fields(current.config), **changes}
+            merged = {k: v for k, v in merged.items() if v is not None}
+            config = parse_config(merged, label=f"extension {current.key!r}")
+            if name_to_key(config.name) != current.key:
+                raise InvalidArguments(
+                    f"The new name {config.name!r} gives key {name_to_key(config.name)!r}, not {current.key!r}: "
+                    "remove the extension and add it under the new name."
+                )
+            warnings = config_warnings(config)
+            await self._check_no_plain_secrets(config)
+        async with self.db.session() as session:
+            row = await session.get(Extension, current.key)
+            if row is None:
+                raise NotFound(f"Extension {current.key!r} was removed meanwhile.")
+            if changes:
+                if goose_fields(config) != row.config:
+                    row.discovered, row.discovered_at = None, None
+                row.name, row.config = config.name, goose_fields(config)
+            if enabled is not None:
+                row.enabled = enabled
+            if role is not None:
+                row.role = role.value
+            row.updated_at, row.updated_by = datetime.now(UTC), actor
+            action = "extension.update"
+            if enabled is not None and not changes and role is None:
+                action = "extension.enable" if enabled else "extension.disable"
+            await audit(session, actor, action, current.key, fields=sorted(changes or {}), role=role, enabled=enabled)
+            record = ExtensionRecord.of(row)
+        await self._changed(record.key, record)
+        return record, warnings
+
+    async def remove(self, name: str, *, actor: str) -> ExtensionRecord:
+        record = await self.get(name)
+        async with self.db.session() as session:
+            row = await session.get(Extension, record.key)
+            if row is not None:
+                await session.delete(row)
+            await audit(session, actor, "extension.remove", record.key)
+        await self._changed(record.key, None)
+        return record
+
+    async def save_discovery(self, key: str, discovered: dict[str, Any]) -> None:
+        async with self.db.session() as session:
+            row = await session.get(Extension, key)
+            if row is not None:
+                row.discovered, row.discovered_at = discovered, datetime.now(UTC)
+
+
+async def open_extension_services(app: AppContext) -> None:
+    """Start the vault and put it and the extension store in ``app.services`` ("vault", "extensions")."""
+    vault = Vault(app.db, app.settings)
+    await vault.start()
+    install_log_scrubber(vault)
+    app.services["vault"] = vault
+    app.services["extensions"] = ExtensionStore(app.db, vault)
+    app.services.setdefault("ready_checks", {})["vault"] = vault.status
