@@ -25,7 +25,8 @@ from hub.extensions import (
     parse_config,
 )
 from hub.principal import Role
-from hub.vault import Vault, install_log_scrubber
+from hub.scrubbing import install_log_scrubber
+from hub.vault import Vault
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -261,7 +262,7 @@ async def open_extension_services(app: AppContext) -> None:
     """Start the vault and put it and the extension store in ``app.services`` ("vault", "extensions")."""
     vault = Vault(app.db, app.settings)
     await vault.start()
-    install_log_scrubber(vault)
+    install_log_scrubber(vault.scrubber)
     app.services["vault"] = vault
     app.services["extensions"] = ExtensionStore(app.db, vault)
     app.services.setdefault("ready_checks", {})["vault"] = vault.status

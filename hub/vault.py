@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import logging
 import os
 import re
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from hub.auth import write_private_file
 from hub.db import Database
 from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
+from hub.scrubbing import MIN_SCRUB_LENGTH, Scrubber
 from hub.settings import Settings
 
 logger = logging.getLogger("goosuke.vault")
@@ -43,7 +42,6 @@ logger = logging.getLogger("goosuke.vault")
 KEY_FILE = "vault.key"
 TOKEN_PREFIX = "v1."
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-MIN_SCRUB_LENGTH = 4  # shorter values would mask ordinary words; secret_set refuses them
 MAX_SECRET_BYTES = 64 * 1024
 ROTATE_BATCH = 200
 GENERATE_HINT = 'python -c "import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
@@ -118,46 +116,6 @@ def _info(row: Secret) -> SecretInfo:
     )
 
 
-class _ScrubFilter(logging.Filter):
-    """Masks every value the running vaults know in log records (a last line of defence: libraries log
-    response bodies at DEBUG, and one of those may be a revealed secret)."""
-
-    def __init__(self) -> None:
-        super().__init__("goosuke-vault-scrub")
-        self.vaults: weakref.WeakSet[Vault] = weakref.WeakSet()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        vaults = [v for v in self.vaults if v.has_values]
-        if not vaults:
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken record is the logging module's business
-            return True
-        scrubbed = message
-        for vault in vaults:
-            scrubbed = vault.scrub(scrubbed)
-        if scrubbed != message:
-            record.msg, record.args = scrubbed, None
-        return True
-
-
-_LOG_SCRUBBER = _ScrubFilter()
-
-
-def install_log_scrubber(vault: Vault) -> None:
-    """Scrub this vault's values from every record the current log handlers emit."""
-    _LOG_SCRUBBER.vaults.add(vault)
-    loggers = [
-        logging.getLogger(),
-        *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
-    ]
-    for lg in loggers:
-        for handler in lg.handlers:
-            if _LOG_SCRUBBER not in handler.filters:
-                handler.addFilter(_LOG_SCRUBBER)
-
-
 def check_name(name: str) -> None:
     if not SECRET_NAME.match(name):
         raise InvalidArguments(
@@ -176,9 +134,7 @@ class Vault:
         self.settings = settings
         self._keys: list[tuple[str, AESGCM, bytes]] = []
         self._problem: str | None = None
-        self._known: dict[tuple[str, str], str] = {}
-        self._pattern: re.Pattern[str] | None = None
-        self._pattern_names: dict[str, str] = {}
+        self.scrubber = Scrubber()
         self.key_source = ""
 
     # -- keys ---------------------------------------------------------------------------
@@ -395,7 +351,7 @@ class Vault:
         Values of deleted secrets that this process has seen stay in the list until it restarts.
         """
         if self._problem or not self._keys:
-            return sorted(set(self._known.values()), key=len, reverse=True)
+            return self.scrubber.values()
         async with self.db.session() as session:
             rows = list(await session.scalars(select(Secret)))
         for row in rows:
@@ -403,7 +359,7 @@ class Vault:
                 self._remember(row.scope, row.name, self.open(row))
             except ConfigError:
                 logger.warning("Secret %r cannot be opened with the loaded keys; it cannot be scrubbed", row.name)
-        return sorted(set(self._known.values()), key=len, reverse=True)
+        return self.scrubber.values()
 
     # -- rotation -----------------------------------------------------------------------
 
@@ -473,50 +429,23 @@ class Vault:
         write_private_file(temp, "\n".join(lines) + "\n")
         os.replace(temp, self.key_file)
 
-    # -- scrubbing ----------------------------------------------------------------------
+    # -- scrubbing (hub/scrubbing.py) -----------------------------------------------------
 
     def _remember(self, scope: str, name: str, value: str) -> None:
-        if self._known.get((scope, name)) != value:
-            self._known[(scope, name)] = value
-            self._pattern = None
-
-    def _compiled(self) -> re.Pattern[str] | None:
-        if self._pattern is None and self._known:
-            names: dict[str, str] = {}
-            for (scope, name), value in self._known.items():
-                if len(value) < MIN_SCRUB_LENGTH:
-                    continue
-                label = name if scope == "env" else f"{scope}:{name}"
-                names[value] = label
-                escaped = json.dumps(value)[1:-1]
-                if escaped != value:
-                    names[escaped] = label
-            self._pattern_names = names
-            ordered = sorted(names, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
-        return self._pattern
+        self.scrubber.remember(scope, name, value)
 
     def scrub(self, text: str) -> str:
         """``text`` with every known secret value replaced by ``[secret NAME]``."""
-        pattern = self._compiled()
-        if pattern is None or not text:
-            return text
-        return pattern.sub(lambda m: f"[secret {self._pattern_names.get(m.group(0), '?')}]", text)
+        return self.scrubber.scrub(text)
 
     def scrub_data(self, value: Any) -> Any:
         """A copy of a JSON-like value with every string scrubbed."""
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, dict):
-            return {k: self.scrub_data(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.scrub_data(v) for v in value]
-        return value
+        return self.scrubber.scrub_data(value)
 
     def is_known_value(self, value: str) -> bool:
-        return bool(value) and value in self._known.values()
+        return self.scrubber.is_known_value(value)
 
     @property
     def has_values(self) -> bool:
         """Whether any value is known for scrubbing (outputs need no copy when not)."""
-        return bool(self._known)
+        return self.scrubber.has_values

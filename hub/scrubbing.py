@@ -1,0 +1,112 @@
+"""Masking known secret values: in text, in JSON-like data and in every log record.
+
+The vault tells its :class:`Scrubber` each value it seals or opens; everything the hub shows from a
+child process, an upstream server or a log record goes through :meth:`Scrubber.scrub`, which replaces a
+known value (and its JSON-escaped form) with ``[secret NAME]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import weakref
+from typing import Any
+
+MIN_SCRUB_LENGTH = 4  # shorter values would mask ordinary words; secret_set refuses them
+
+
+class Scrubber:
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], str] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._pattern_names: dict[str, str] = {}
+
+    def remember(self, scope: str, name: str, value: str) -> None:
+        if self._known.get((scope, name)) != value:
+            self._known[(scope, name)] = value
+            self._pattern = None
+
+    def values(self) -> list[str]:
+        """Every known value, longest first."""
+        return sorted(set(self._known.values()), key=len, reverse=True)
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        if self._pattern is None and self._known:
+            names: dict[str, str] = {}
+            for (scope, name), value in self._known.items():
+                if len(value) < MIN_SCRUB_LENGTH:
+                    continue
+                label = name if scope == "env" else f"{scope}:{name}"
+                names[value] = label
+                escaped = json.dumps(value)[1:-1]
+                if escaped != value:
+                    names[escaped] = label
+            self._pattern_names = names
+            ordered = sorted(names, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(v) for v in ordered)) if ordered else None
+        return self._pattern
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret value replaced by ``[secret NAME]``."""
+        pattern = self._compiled()
+        if pattern is None or not text:
+            return text
+        return pattern.sub(lambda m: f"[secret {self._pattern_names.get(m.group(0), '?')}]", text)
+
+    def scrub_data(self, value: Any) -> Any:
+        """A copy of a JSON-like value with every string scrubbed."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, dict):
+            return {k: self.scrub_data(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.scrub_data(v) for v in value]
+        return value
+
+    def is_known_value(self, value: str) -> bool:
+        return bool(value) and value in self._known.values()
+
+    @property
+    def has_values(self) -> bool:
+        return bool(self._known)
+
+
+class _ScrubFilter(logging.Filter):
+    """Masks every value the running scrubbers know in log records (a last line of defence: libraries
+    log response bodies at DEBUG, and one of those may be a revealed secret)."""
+
+    def __init__(self) -> None:
+        super().__init__("goosuke-vault-scrub")
+        self.scrubbers: weakref.WeakSet[Scrubber] = weakref.WeakSet()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        scrubbers = [s for s in self.scrubbers if s.has_values]
+        if not scrubbers:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken record is the logging module's business
+            return True
+        scrubbed = message
+        for scrubber in scrubbers:
+            scrubbed = scrubber.scrub(scrubbed)
+        if scrubbed != message:
+            record.msg, record.args = scrubbed, None
+        return True
+
+
+_LOG_SCRUBBER = _ScrubFilter()
+
+
+def install_log_scrubber(scrubber: Scrubber) -> None:
+    """Scrub this scrubber's values from every record the current log handlers emit."""
+    _LOG_SCRUBBER.scrubbers.add(scrubber)
+    loggers = [
+        logging.getLogger(),
+        *(lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)),
+    ]
+    for lg in loggers:
+        for handler in lg.handlers:
+            if _LOG_SCRUBBER not in handler.filters:
+                handler.addFilter(_LOG_SCRUBBER)
