@@ -295,7 +295,12 @@ class Actions:
         self.app.metrics.action_firings.labels(kind=kind, outcome=outcome).inc()
 
     async def recover_claims(self) -> int:
-        """Resubmit firings a crashed hub claimed but never submitted (the idempotency key prevents doubles)."""
+        """Finish firings a crashed hub claimed but never submitted.
+
+        A schedule's parameters are all on the action, so its claim is resubmitted as it was (the
+        idempotency key prevents doubles). A webhook's or reaction's parameters came from its event,
+        which is gone: the claim is marked failed and its key released, so a redelivery fires again.
+        """
         cutoff = utcnow() - CLAIM_STALE_AFTER
         async with self.db.session() as session:
             stale = list(
@@ -306,9 +311,22 @@ class Actions:
                 )
             )
         for firing, action in stale:
+            if action.kind != "schedule":
+                async with self.db.session() as session:
+                    await session.execute(
+                        update(ActionFiring)
+                        .where(ActionFiring.id == firing.id)
+                        .values(
+                            outcome="failed",
+                            slot=None,
+                            detail="The hub stopped before the execution was "
+                            "created; the event's data is gone, so its sender must deliver it again.",
+                        )
+                    )
+                continue
             key = f"action:{action.id}:{firing.slot}" if firing.slot else None
             trigger = Trigger(
-                kind=_trigger_kind(action.kind),
+                kind="schedule",
                 actor=firing.actor or action.name,
                 ref=f"{action.name}@{firing.slot}" if firing.slot else action.name,
             )
@@ -344,7 +362,3 @@ class Actions:
         query = query.order_by(ActionFiring.fired_at.desc(), ActionFiring.id.desc()).limit(limit).offset(offset)
         async with self.db.session() as session:
             return [(firing, name) for firing, name in await session.execute(query)]
-
-
-def _trigger_kind(kind: str) -> Any:
-    return {"reaction": "discord"}.get(kind, kind)

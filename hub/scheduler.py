@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 from sqlalchemy import or_, select, update
@@ -132,12 +132,3 @@ class Scheduler:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
-
-
-def describe(action: Action, now: datetime, count: int = 5) -> dict[str, Any]:
-    schedule = schedule_of(action)
-    return {
-        "cron": schedule.expression,
-        "timezone": schedule.timezone,
-        "next_fires": schedule.next_fires(now, count) if action.enabled else [],
-    }

@@ -20,7 +20,7 @@ import json
 import logging
 import secrets
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import jsonpointer
 import limits
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("goosuke.webhooks")
 
-AuthMode = Literal["github", "hmac", "token"]
 SECRET_SCOPE = "webhook"
 DEFAULT_IDEMPOTENCY_HEADER = {"github": "X-GitHub-Delivery", "hmac": "Idempotency-Key", "token": "Idempotency-Key"}
 MAX_KEY_LENGTH = 150

@@ -249,3 +249,34 @@ async def test_two_real_hub_processes_fire_an_every_second_schedule_once_per_slo
     assert len(slots) == len(set(slots))
     executions = [f["execution_id"] for f in firings if f["outcome"] == "queued"]
     assert len(executions) == len(set(executions))
+
+
+async def test_claims_left_by_a_crashed_hub_are_finished(settings: Settings) -> None:
+    from hub.db.models import utcnow
+
+    async with hub_running(settings) as app:
+        await add_template(app, "tick", argv=["true"])
+        schedule = await _schedule(app, "sched", "0 * * * *")
+        hook = await actions_of(app).create(
+            name="hook",
+            kind="webhook",
+            template="tick",
+            params={},
+            mapping={},
+            config={"auth": "token"},
+            enabled=True,
+            actor="test",
+        )
+        long_ago = utcnow() - timedelta(minutes=5)
+        async with app.db.session() as session:
+            session.add(
+                ActionFiring(
+                    action_id=schedule.id, slot="2026-05-01T12:00:00+00:00", outcome="claimed", fired_at=long_ago
+                )
+            )
+            session.add(ActionFiring(action_id=hook.id, slot="key:d-1", outcome="claimed", fired_at=long_ago))
+        assert await actions_of(app).recover_claims() == 2
+        sched_firing = (await actions_of(app).firings(schedule))[0][0]
+        hook_firing = (await actions_of(app).firings(hook))[0][0]
+    assert sched_firing.outcome == "queued" and sched_firing.execution_id
+    assert hook_firing.outcome == "failed" and hook_firing.slot is None  # a redelivery may claim the key again

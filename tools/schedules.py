@@ -14,6 +14,7 @@ from hub.context import AppContext
 from hub.cron import parse
 from hub.db.models import new_id
 from hub.engine.records import ExecutionInfo, Trigger
+from hub.errors import ToolError
 from hub.scheduler import Scheduler
 from tools.actions import FiringView, actions_of
 
@@ -190,8 +191,6 @@ async def schedule_run_now(call: Call, args: ScheduleName) -> RunNow:
     )
     result = await service.fire(row, params={}, trigger=trigger, slot=f"manual:{new_id()}")
     if result.execution is None:
-        from hub.errors import ToolError
-
         raise ToolError(f"The schedule could not start its template: {result.detail}")
     return RunNow(execution=result.execution)
 
