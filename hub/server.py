@@ -69,11 +69,33 @@ class PromptSource(Protocol):
         ...
 
 
+class CountingBus(InMemorySubscriptionBus):
+    """The SDK's in-memory bus, counting its listeners so a publisher can skip work nobody receives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listeners = 0
+
+    def subscribe(self, listener: Any) -> Any:
+        unsubscribe = super().subscribe(listener)
+        self.listeners += 1
+        done = False
+
+        def once() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                self.listeners -= 1
+            unsubscribe()
+
+        return once
+
+
 class HubServer(MCPServer[Any]):
     """An MCPServer whose tools and resources come from the registry (plus raw plugin additions)."""
 
     def __init__(self, app: AppContext, default_principal: Principal) -> None:
-        self.bus = InMemorySubscriptionBus()
+        self.bus = CountingBus()
         super().__init__(
             "goosuke",
             version=__version__,
@@ -281,6 +303,10 @@ class HubServer(MCPServer[Any]):
 
     async def _set_level(self, ctx: ServerRequestContext[Any], params: SetLevelRequestParams) -> EmptyResult:
         return EmptyResult()
+
+    def watched(self, uri: str) -> bool:
+        """Whether anyone may receive an update of ``uri`` (a 2026-era listener, or a 2025 subscriber)."""
+        return self.bus.listeners > 0 or bool(self._legacy_subscribers.get(uri))
 
     async def notify_resource_updated(self, uri: str) -> None:
         """Tell every subscriber of ``uri`` that it changed, on both protocol eras."""

@@ -131,19 +131,36 @@ _ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newli
 
 
 @functools.lru_cache(maxsize=512)
-def _compiled(source: str) -> Any:
+def _compiled_cached(source: str) -> Any:
     return _ENV.from_string(source)
+
+
+def _syntax_error(exc: TemplateSyntaxError, label: str) -> InvalidArguments:
+    return InvalidArguments(
+        f"The {label} has a Jinja syntax error on line {exc.lineno}: {exc.message}. "
+        "Use {{ name }} for parameters and {% if %}/{% for %} blocks as in Goose recipes.",
+        errors=[{"field": label, "message": str(exc.message), "type": "template_syntax"}],
+    )
+
+
+def _compiled(source: str, label: str) -> Any:
+    """The compiled template (cached per source text)."""
+    try:
+        return _compiled_cached(source)
+    except TemplateSyntaxError as exc:
+        raise _syntax_error(exc, label) from None
 
 
 def _parse(source: str, label: str) -> JinjaAst:
     try:
         return _ENV.parse(source)
     except TemplateSyntaxError as exc:
-        raise InvalidArguments(
-            f"The {label} has a Jinja syntax error on line {exc.lineno}: {exc.message}. "
-            "Use {{ name }} for parameters and {% if %}/{% for %} blocks as in Goose recipes.",
-            errors=[{"field": label, "message": str(exc.message), "type": "template_syntax"}],
-        ) from None
+        raise _syntax_error(exc, label) from None
+
+
+def is_plain(source: str) -> bool:
+    """True when ``source`` holds no Jinja syntax at all: it renders to itself."""
+    return "{" not in source
 
 
 def variables_of(source: str, label: str = "prompt") -> set[str]:
@@ -286,9 +303,9 @@ def render(source: str, values: Mapping[str, Any], label: str = "prompt") -> str
     Raises:
         InvalidArguments: undefined variable, forbidden operation, syntax or runtime error, too long.
     """
-    _parse(source, label)
+    compiled = _compiled(source, label)
     try:
-        text = str(_compiled(source).render(**values))
+        text = str(compiled.render(**values))
     except UndefinedError as exc:
         raise InvalidArguments(
             f"The {label} uses something undefined ({exc.message}). Every variable must be a parameter of the "
@@ -312,7 +329,12 @@ def render(source: str, values: Mapping[str, Any], label: str = "prompt") -> str
 
 
 async def render_async(source: str, values: Mapping[str, Any], label: str = "prompt") -> str:
-    """:func:`render` in a worker thread, so a heavy template never stalls the event loop."""
+    """:func:`render` in a worker thread, so a heavy template never stalls the event loop (a text without
+    Jinja syntax is its own rendering)."""
+    if is_plain(source):
+        if len(source) > MAX_RENDERED_CHARS:
+            raise InvalidArguments(f"The rendered {label} is longer than {MAX_RENDERED_CHARS} characters.")
+        return source
     with anyio.move_on_after(RENDER_TIMEOUT):
         return await anyio.to_thread.run_sync(render, source, dict(values), label, abandon_on_cancel=True)
     raise InvalidArguments(f"Rendering the {label} took longer than {RENDER_TIMEOUT:.0f} s; simplify its loops.")

@@ -57,7 +57,7 @@ class TemplatePrompts:
             exists = await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == name))
         if exists is None:
             return None
-        preview = await store.prepare(app.db, name, arguments)
+        preview = await store.prepare(app.db.read, name, arguments)
         text = f"{preview.instructions}\n\n{preview.prompt}" if preview.instructions else preview.prompt
         return GetPromptResult(
             description=f"{name} v{preview.version}",

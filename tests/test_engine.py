@@ -352,7 +352,7 @@ async def test_concurrent_claims_on_one_database_never_overlap(settings: Setting
     async with hub_running(settings) as app:
         await add_template(app, "echo", argv=["true"])
     app = build_context(settings, transport="stdio")
-    preview = await templates.prepare(app.db, "echo")
+    preview = await templates.prepare(app.db.read, "echo")
     submitter: Engine = app.services["engine"]  # not running: only its submit is used
     for _ in range(80):
         await submitter.submit_preview(preview, trigger=API)

@@ -56,7 +56,8 @@ async def test_template_run_returns_at_once_or_waits_with_progress(settings: Set
         waited = await client.call_tool("template_run", {"name": "slow", "wait": 30}, progress_callback=on_progress)
         info = waited.structured_content
         assert info["status"] == "succeeded" and info["output"] == "step 0\nstep 1\nstep 2"
-        assert progress[0] == (0, "queued") and progress[-1][1].startswith("succeeded")
+        # a free slot starts the run at once; otherwise the first report is "queued"
+        assert progress[0] in ((0, "queued"), (0, "running")) and progress[-1][1].startswith("succeeded")
         assert any("step" in message for _, message in progress), progress
         assert [done for done, _ in progress] == sorted(done for done, _ in progress)
         first = await finished(app, at_once["id"])

@@ -172,7 +172,7 @@ async def template_list(call: Call, args: TemplateListArgs) -> TemplateList:
 async def template_render(call: Call, args: TemplateRenderArgs) -> Rendered:
     """Dry run: check parameter values and render the prompt and instructions exactly as a run would,
     without running anything."""
-    preview = await store.prepare(call.app.db, args.name, args.params)
+    preview = await store.prepare(call.app.db.read, args.name, args.params)
     return Rendered(
         name=args.name,
         version=preview.version,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+T = TypeVar("T")
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000  # writers wait this long for the file lock instead of failing at once
 
@@ -33,8 +34,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.kind = "postgresql" if url.startswith("postgresql") else "sqlite"
-        kwargs: dict[str, Any] = {"pool_pre_ping": True}
-        if self.kind == "sqlite":
+        kwargs: dict[str, Any] = {}
+        if self.kind == "sqlite":  # a local file: no connection to go stale, so no ping before each use
             path = url.split(":///", 1)[1] if ":///" in url else ""
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -42,16 +43,21 @@ class Database:
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         else:
-            kwargs.update(pool_size=10, max_overflow=20)
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.kind == "sqlite":
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "connect", sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session, session.begin():
             yield session
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run a synchronous read ``fn(conn)`` (Core statements) on a pooled connection."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(fn)
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
@@ -115,7 +121,7 @@ def _run_alembic(conn: Connection, direction: str, revision: str) -> None:
         command.downgrade(cfg, revision)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -27,9 +27,10 @@ from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine import templates
 from hub.engine.agent import CallerBoundAgent, RunPreview
 from hub.engine.dispatch import Dispatcher
-from hub.engine.queue import Queue
-from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Trigger
+from hub.engine.queue import HOST, Queue
+from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Trigger, row_values
 from hub.engine.runner import Active, Runner
+from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
 from hub.errors import Conflict, NotFound
 
@@ -85,6 +86,11 @@ class Engine:
             self._tg = None
             await self.queue.close()
 
+    @property
+    def accepting(self) -> bool:
+        """Running (inside :meth:`running`), so a submission may start at once."""
+        return self._tg is not None
+
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         if self._tg is not None:
             self._tg.start_soon(fn, *args)
@@ -98,7 +104,7 @@ class Engine:
             NotFound: no such template.
             InvalidArguments: missing, unknown or mistyped parameters; a rendering error.
         """
-        return await templates.prepare(self.db, template, params)
+        return await templates.prepare(self.queue.read, template, params)
 
     async def bind(self, call: Call, preview: RunPreview) -> Any:
         """Let a caller-bound agent (``sampling``) attach the caller before the row is written.
@@ -153,6 +159,7 @@ class Engine:
     ) -> ExecutionInfo:
         """Queue an already rendered run (from :meth:`prepare`)."""
         options = preview.options
+        now = utcnow()
         row = Execution(
             id=new_id(),
             template_name=preview.template,
@@ -174,21 +181,35 @@ class Engine:
             max_retries=options.retries,
             retry_of=retry_of,
             idempotency_key=idempotency_key,
-            queued_at=utcnow(),
+            queued_at=now,
             pinned_to=self.worker_id if attachment is not None else None,  # the attachment lives here
         )
+        # A free slot and nothing older waiting: the row is written already claimed and the run starts
+        # at once, without a claim transaction or a wake of the dispatcher.
+        start_now = self.dispatcher.reserve(options.concurrency)
+        if start_now:
+            row.status, row.claimed_by, row.started_at, row.host = "running", self.worker_id, now, HOST
         if attachment is not None:
             self._attachments[row.id] = attachment
+        values = row_values(row)
         try:
-            async with self.queue.writing() as session:
-                session.add(row)
+            await self.queue.commit(lambda conn: conn.execute(INSERT_EXECUTION, values).rowcount)
         except IntegrityError:
+            if start_now:
+                self.dispatcher.release()
             self._attachments.pop(row.id, None)
             existing = await self.by_idempotency_key(idempotency_key) if idempotency_key else None
             if existing is None:
                 raise
             return existing
-        self.poke(queued=True)
+        except BaseException:
+            if start_now:
+                self.dispatcher.release()
+            raise
+        if start_now:
+            self.dispatcher.start_claimed(row)
+        else:
+            self.poke(queued=True)
         return ExecutionInfo.of(row)
 
     async def by_idempotency_key(self, key: str) -> ExecutionInfo | None:
@@ -207,11 +228,14 @@ class Engine:
         done = self.watch.finished(execution_id)
         if done is not None:
             return done
-        async with self.db.session() as session:
-            row = await session.get(Execution, execution_id)
-            if row is None:
-                raise NotFound(f"No execution with id {execution_id!r}. List executions with execution_list.")
-            return ExecutionInfo.of(row)
+        active = self.active.get(execution_id)
+        view = active.view() if active is not None else None
+        if view is not None:
+            return view
+        row = await self.queue.read(lambda conn: conn.execute(SELECT_EXECUTION, {"b_id": execution_id}).first())
+        if row is None:
+            raise NotFound(f"No execution with id {execution_id!r}. List executions with execution_list.")
+        return ExecutionInfo.of(row)  # type: ignore[arg-type]  # a Core row has the model's attribute names
 
     async def logs(
         self, execution_id: str, *, offset: int = 0, limit: int = 200, tail: int | None = None
@@ -246,8 +270,9 @@ class Engine:
     def changed(self, execution_id: str, *, final: bool = False) -> None:
         """Wake local waiters and tell MCP subscribers of ``goosuke://executions/{id}``."""
         self.watch.changed(execution_id, final=final)
-        if self.app.server is not None:
-            self.spawn(self._notify, f"goosuke://executions/{execution_id}")
+        server, uri = self.app.server, f"goosuke://executions/{execution_id}"
+        if server is not None and server.watched(uri):
+            self.spawn(self._notify, uri)
 
     def poke(self, *, queued: bool = False) -> None:
         """Wake the dispatcher: a slot came free, or (``queued``) a row was queued."""
@@ -302,6 +327,8 @@ class Engine:
                 await accounts.audit(session, actor, "execution.cancel", execution_id)
         active = self.active.get(execution_id)
         if active is not None:
+            if active.row is not None:
+                active.row.cancel_requested = True
             active.stop("cancelled", by=actor)
             with anyio.move_on_after(self.settings.execution_kill_grace + STOP_GRACE):
                 await active.done.wait()

@@ -32,6 +32,7 @@ class Dispatcher:
         self._stopped = anyio.Event()
         self._loops_done = anyio.Event()
         self._loops = 0
+        self._reserved = 0  # slots promised to submissions that start at once (see reserve)
 
     def start(self, tg: TaskGroup) -> None:
         tg.start_soon(self._loop, self._dispatch)
@@ -42,6 +43,34 @@ class Dispatcher:
         if queued:
             self._maybe_queued = True
         self._wake.set()
+
+    def reserve(self, concurrency_limit: int | None) -> bool:
+        """Promise a slot to a submission that can start at once: a slot is free, no queued row may be
+        waiting for it (older work goes first) and the template has no concurrency limit (counting
+        those needs the claim's transaction). Follow with :meth:`start_claimed` or :meth:`release`."""
+        engine = self.engine
+        if concurrency_limit is not None or self._maybe_queued or engine.stopping or not engine.accepting:
+            return False
+        if len(engine.active) + self._reserved >= engine.settings.max_concurrent_executions:
+            return False
+        self._reserved += 1
+        return True
+
+    def release(self) -> None:
+        self._reserved -= 1
+
+    def start_claimed(self, row: Execution) -> None:
+        """Run ``row`` (written ``running`` and claimed by this engine) in its reserved slot."""
+        self._reserved -= 1
+        self._start(row)
+
+    def _start(self, row: Execution) -> None:
+        engine = self.engine
+        active = Active(row.id, engine.runner.writer_for(row.id), row=row)
+        engine.active[row.id] = active
+        if engine.stopping:  # it was written while the hub began to stop: record it interrupted at once
+            active.stop("interrupted")
+        engine.spawn(engine.runner.execute, row, active)
 
     async def stop(self) -> None:
         """Interrupt the runs, wait for them (bounded), then let the loops end between two transactions:
@@ -71,7 +100,7 @@ class Dispatcher:
         limit = engine.settings.max_concurrent_executions
         while not self._stopped.is_set():
             self._wake = wake = anyio.Event()
-            free = limit - len(engine.active)
+            free = limit - len(engine.active) - self._reserved
             claimed: list[Execution] = []
             if free > 0 and self._maybe_queued and not engine.stopping:
                 self._maybe_queued = False
@@ -83,10 +112,8 @@ class Dispatcher:
                 if len(claimed) == free:
                     self._maybe_queued = True  # the queue may hold more
             for row in claimed:
-                active = Active(row.id, engine.runner.writer_for(row.id))
-                engine.active[row.id] = active
-                engine.spawn(engine.runner.execute, row, active)
-            if claimed and self._maybe_queued and len(engine.active) < limit:
+                self._start(row)
+            if claimed and self._maybe_queued and len(engine.active) + self._reserved < limit:
                 continue
             with anyio.move_on_after(engine.settings.engine_poll_interval):
                 await wake.wait()
@@ -120,6 +147,8 @@ class Dispatcher:
             for execution_id in ids:
                 active = self.engine.active.get(execution_id)
                 if active is not None and active.reason is None:
+                    if active.row is not None:
+                        active.row.cancel_requested = True
                     active.stop("cancelled", by="another hub")
 
     async def recover(self) -> list[str]:

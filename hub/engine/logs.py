@@ -5,10 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from hub.db.models import Execution, ExecutionLogLine, utcnow
+from hub.db.models import utcnow
 
 TRUNCATION_MARKER = (
     "[goosuke] log truncated: this execution's log reached {limit} bytes; later lines are dropped "
@@ -53,21 +50,14 @@ class LogWriter:
     def dirty(self) -> bool:
         return bool(self.pending)
 
-    async def flush(self, session: AsyncSession, **values: object) -> int:
-        """Write the pending lines and the counters (and ``values``) in the caller's transaction;
-        returns the lines written."""
+    def take(self) -> list[dict[str, object]]:
+        """The pending lines as rows for ``INSERT_LOG_LINES`` (the buffer is emptied)."""
         lines, self.pending = self.pending, []
-        if lines:
-            await session.execute(
-                insert(ExecutionLogLine),
-                [
-                    {"execution_id": self.execution_id, "seq": seq, "at": at, "stream": stream, "text": text}
-                    for seq, at, stream, text in lines
-                ],
-            )
-        await session.execute(
-            update(Execution)
-            .where(Execution.id == self.execution_id)
-            .values(log_lines=self.seq, log_bytes=self.size, log_truncated=self.truncated, **values)
-        )
-        return len(lines)
+        return [
+            {"execution_id": self.execution_id, "seq": seq, "at": at, "stream": stream, "text": text}
+            for seq, at, stream, text in lines
+        ]
+
+    def counters(self) -> dict[str, object]:
+        """Bind values of the log counters for the engine's UPDATE statements."""
+        return {"b_log_lines": self.seq, "b_log_bytes": self.size, "b_log_truncated": self.truncated}

@@ -16,17 +16,20 @@ import asyncio
 import hashlib
 import socket
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import anyio
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Connection, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from hub.db import Database
+from hub.db.batch import GroupCommit, Job
 from hub.db.models import Execution, utcnow
 
+T = TypeVar("T")
 HOST = socket.gethostname()[:255]
 CANDIDATE_FACTOR = 4  # candidates read per free slot, so rows of templates at their limit do not block others
 
@@ -52,6 +55,7 @@ class Queue:
         self.postgres = db.kind == "postgresql"
         self._conn: AsyncConnection | None = None
         self._conn_lock = anyio.Lock()
+        self._batch: GroupCommit | None = None
 
     async def open(self) -> None:
         """Announce this engine as alive."""
@@ -63,6 +67,9 @@ class Queue:
             _LIVE_SQLITE.setdefault(self.db.url, set()).add(self.worker_id)
 
     async def close(self) -> None:
+        if self._batch is not None:
+            batch, self._batch = self._batch, None
+            batch.dispose()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with anyio.CancelScope(shield=True):
@@ -109,6 +116,21 @@ class Queue:
             return
         async with guard, self.db.session() as session:
             yield session
+
+    async def commit(self, job: Job[T]) -> T:
+        """Run a hot-path write ``job(conn)`` (prebuilt Core statements, values computed beforehand) in a
+        transaction shared with the other writes waiting (group commit, see :mod:`hub.db.batch`);
+        returns once it is committed."""
+        return await self._group().run(job)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run a synchronous read ``fn(conn)`` the engine's short way (see :meth:`GroupCommit.read`)."""
+        return await self._group().read(fn)
+
+    def _group(self) -> GroupCommit:
+        if self._batch is None:
+            self._batch = GroupCommit(self.db, self._write_guard() or asyncio.Lock())
+        return self._batch
 
     async def claim(self, slots: int) -> list[Execution]:
         """Move up to ``slots`` queued executions to ``running`` for this engine, oldest first,

@@ -111,6 +111,22 @@ class LogLine(BaseModel):
         return cls(seq=row.seq, at=aware(row.at) or datetime.now(UTC), stream=row.stream, text=row.text)
 
 
+_EXECUTION_COLUMNS = tuple(Execution.__table__.columns)
+
+
+def row_values(row: Execution) -> dict[str, Any]:
+    """Every column of a new (not yet written) execution, for a Core insert. Scalar column defaults are
+    applied to the row too, so it reads as the database will hold it."""
+    values: dict[str, Any] = {}
+    for column in _EXECUTION_COLUMNS:
+        value = getattr(row, column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg  # type: ignore[attr-defined]
+            setattr(row, column.key, value)
+        values[column.key] = value
+    return values
+
+
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     if value is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from prometheus_client import Counter, Histogram
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from hub import accounts
 from hub.db.models import ApiToken, Execution, ExecutionLogLine, new_id, utcnow
@@ -20,12 +21,21 @@ from hub.engine.agent import AgentResult, AgentRun, HubAccess
 from hub.engine.logs import LogWriter
 from hub.engine.process import kill_recorded_group, process_identity
 from hub.engine.queue import HOST
-from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware
+from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware, row_values
+from hub.engine.statements import (
+    FINISH,
+    INSERT_EXECUTION,
+    INSERT_LOG_LINES,
+    UPDATE_LOG_COUNTERS,
+    UPDATE_LOG_COUNTERS_AND_PID,
+)
 from hub.errors import AgentRunError, GoosukeError
 from hub.principal import Role
 from hub.templating import AgentSettings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from hub.engine.core import Engine
 
 logger = logging.getLogger("goosuke.engine")
@@ -51,23 +61,34 @@ class Active:
     pid: int | None = None
     pid_start: str | None = None
     pid_pending: bool = False  # the pid is not in the row yet (the next flush writes it)
+    row: Execution | None = None  # the claimed row: this engine owns it until the run ends
+
+    def view(self) -> ExecutionInfo | None:
+        """The run as readers see it, from memory (the engine holding a run is the one that changes it)."""
+        if self.row is None:
+            return None
+        writer = self.writer
+        return ExecutionInfo.of(self.row).model_copy(
+            update={"log_lines": writer.seq, "log_bytes": writer.size, "log_truncated": writer.truncated}
+        )
 
     @property
     def dirty(self) -> bool:
         return self.writer.dirty or self.pid_pending
-
-    def row_values(self) -> dict[str, object]:
-        """Columns the next flush writes besides the log counters."""
-        if not self.pid_pending:
-            return {}
-        self.pid_pending = False
-        return {"pid": self.pid, "pid_start": self.pid_start}
 
     def stop(self, reason: str, by: str | None = None) -> None:
         """Cancel the run (its process group is killed); ``reason`` becomes its final state."""
         if self.reason is None:
             self.reason, self.stopped_by = reason, by
         self.scope.cancel()
+
+
+async def remove_workdir(workdir: Path) -> None:
+    """Remove a run's scratch folder: at once when the agent left it empty, else in a worker thread."""
+    try:
+        workdir.rmdir()
+    except OSError:
+        await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
 
 
 def _lowest(a: Role, b: Role) -> Role:
@@ -188,7 +209,7 @@ class Runner:
                         except Exception:
                             logger.warning("Could not revoke the run token of %s", row.id, exc_info=True)
                     if workdir is not None:
-                        await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+                        await remove_workdir(workdir)
                     engine.active.pop(row.id, None)
                     active.done.set()
                     engine.poke()
@@ -251,19 +272,37 @@ class Runner:
 
     async def flush(self, actives: list[Active]) -> None:
         """Write the pending log lines of these runs in one transaction, then notify subscribers."""
-        written = []
         for active in actives:
             await active.flush_lock.acquire()
         try:
-            async with self.engine.queue.writing() as session:
-                for active in actives:
-                    if await active.writer.flush(session, **active.row_values()):
-                        written.append(active.id)
+            pending = [(active.id, self._log_job(active)) for active in actives]
+            jobs = [job for _, job in pending]
+            counts = await self.engine.queue.commit(lambda conn: [job(conn) for job in jobs])
         finally:
             for active in actives:
                 active.flush_lock.release()
-        for execution_id in written:
-            self.engine.changed(execution_id)
+        for (execution_id, _), written in zip(pending, counts, strict=True):
+            if written:
+                self.engine.changed(execution_id)
+
+    @staticmethod
+    def _log_job(active: Active) -> Callable[[Connection], int]:
+        """A write job for one run's pending lines and counters (and a new pid); it returns the lines."""
+        lines = active.writer.take()
+        values: dict[str, object] = {"b_id": active.id, **active.writer.counters()}
+        statement = UPDATE_LOG_COUNTERS
+        if active.pid_pending:
+            active.pid_pending = False
+            statement = UPDATE_LOG_COUNTERS_AND_PID
+            values.update(b_pid=active.pid, b_pid_start=active.pid_start)
+
+        def job(conn: Connection) -> int:
+            if lines:
+                conn.execute(INSERT_LOG_LINES, lines)
+            conn.execute(statement, values)
+            return len(lines)
+
+        return job
 
     async def finish(
         self, row: Execution, active: Active, status: str, result: AgentResult | None, error: str | None
@@ -281,7 +320,8 @@ class Runner:
         retry = retry_row(row) if requeue else None
         if retry is not None:
             error = f"{error} Retrying as execution {retry.id} (attempt {retry.attempt})."
-        active.writer.write("goosuke", status if not error else f"{status}: {error}")
+        writer = active.writer
+        writer.write("goosuke", status if not error else f"{status}: {error}")
         values: dict[str, Any] = {
             "status": status,
             "finished_at": utcnow(),
@@ -292,22 +332,33 @@ class Runner:
             "structured": result.structured if result is not None else None,
             "usage": result.usage.model_dump(exclude_none=True) if result is not None and result.usage else None,
         }
-        async with active.flush_lock, self.engine.queue.writing() as session:
-            await active.writer.flush(session, **active.row_values())
-            done = await session.execute(
-                update(Execution)
-                .where(Execution.id == row.id, Execution.status == "running", Execution.claimed_by == row.claimed_by)
-                .values(**values)
-            )
-            if not done.rowcount:  # type: ignore[attr-defined]
-                logger.warning("Execution %s was finished elsewhere before this hub could record %s", row.id, status)
-                return
-            if retry is not None:
-                session.add(retry)
+        params = {
+            "b_id": row.id,
+            "b_claimed_by": row.claimed_by,
+            **{f"b_{key}": value for key, value in values.items()},
+            **writer.counters(),
+            "b_pid": active.pid,
+            "b_pid_start": active.pid_start,
+        }
+        retry_values = row_values(retry) if retry is not None else None
+
+        def job(conn: Connection) -> int:
+            if lines:
+                conn.execute(INSERT_LOG_LINES, lines)
+            done = conn.execute(FINISH, params).rowcount
+            if done and retry_values is not None:
+                conn.execute(INSERT_EXECUTION, retry_values)
+            return done
+
+        async with active.flush_lock:
+            lines = writer.take()
+            done = await self.engine.queue.commit(job)
+        if not done:
+            logger.warning("Execution %s was finished elsewhere before this hub could record %s", row.id, status)
+            return
         # a finished execution never changes again: keep its final view for waiters and readers
         for key, value in values.items():
             setattr(row, key, value)
-        writer = active.writer
         row.log_lines, row.log_bytes, row.log_truncated = writer.seq, writer.size, writer.truncated
         self.engine.watch.remember(ExecutionInfo.of(row))
         if retry is not None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Connection, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from hub.db import Database
 from hub.db.models import TaskTemplate, TemplateSeed, utcnow
 from hub.engine.agent import CheckingAgent, RunPreview
 from hub.engine.records import aware
+from hub.engine.statements import SELECT_TEMPLATE
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.templating import AgentSettings, Parameter, TemplateDefinition, bind_values, check_definition, render_async
 
@@ -83,11 +85,30 @@ def definition_of(row: TaskTemplate) -> TemplateDefinition:
     )
 
 
-async def prepare(db: Database, template: str, params: Mapping[str, Any] | None = None) -> RunPreview:
-    """Load ``template``, check ``params`` and render its prompt and instructions (nothing is written)."""
-    async with db.session() as session:
-        row = await get_row(session, template)
-        definition, version = definition_of(row), row.version
+Reader = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
+_DEFINITIONS: OrderedDict[tuple[str, int, str | None], TemplateDefinition] = OrderedDict()
+DEFINITION_CACHE = 256  # parsed definitions kept, keyed by name, version and content hash
+
+
+def _definition(row: Any) -> TemplateDefinition:
+    """The row's definition, parsed once per version (a run reads the row, not the models, each time)."""
+    key = (row.name, row.version, row.content_hash)
+    definition = _DEFINITIONS.get(key)
+    if definition is None:
+        definition = _DEFINITIONS[key] = definition_of(row)
+        while len(_DEFINITIONS) > DEFINITION_CACHE:
+            _DEFINITIONS.popitem(last=False)
+    return definition
+
+
+async def prepare(read: Reader, template: str, params: Mapping[str, Any] | None = None) -> RunPreview:
+    """Load ``template``, check ``params`` and render its prompt and instructions (nothing is written).
+
+    ``read`` runs a synchronous read: ``Database.read``, or the engine's shorter road."""
+    row = await read(lambda conn: conn.execute(SELECT_TEMPLATE, {"b_name": template}).first())
+    if row is None:
+        raise NotFound(f"No template named {template!r}. List templates with template_list.")
+    definition, version = _definition(row), row.version
     values = bind_values(definition.parameters, params)
     prompt = await render_async(definition.prompt, values, "prompt")
     instructions = None
@@ -101,7 +122,7 @@ async def prepare(db: Database, template: str, params: Mapping[str, Any] | None 
         prompt=prompt,
         instructions=instructions,
         extensions=list(definition.extensions),
-        options=definition.agent_settings,
+        options=definition.agent_settings.model_copy(),
     )
 
 

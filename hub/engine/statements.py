@@ -1,0 +1,64 @@
+"""The engine's hot-path SQL, built once.
+
+A run costs few statements (insert, final update, its log lines), and building an ORM statement costs
+more than executing it: these Core statements are constructed at import, so SQLAlchemy compiles each
+once and every later execution only binds values. Bind names carry a ``b_`` prefix because Core
+refuses bind parameters named like the columns an UPDATE sets.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import bindparam, insert, select, update
+
+from hub.db.models import Execution, ExecutionLogLine, TaskTemplate
+
+EXECUTIONS = Execution.__table__
+LOGS = ExecutionLogLine.__table__
+TEMPLATES = TaskTemplate.__table__
+
+INSERT_EXECUTION = insert(EXECUTIONS)
+"""Executed with a dict of every column (see ``records.row_values``)."""
+
+INSERT_LOG_LINES = insert(LOGS)
+"""Executed with a list of ``{execution_id, seq, at, stream, text}``."""
+
+SELECT_EXECUTION = select(EXECUTIONS).where(EXECUTIONS.c.id == bindparam("b_id"))
+
+SELECT_TEMPLATE = select(TEMPLATES).where(TEMPLATES.c.name == bindparam("b_name"))
+
+UPDATE_LOG_COUNTERS = (
+    update(EXECUTIONS)
+    .where(EXECUTIONS.c.id == bindparam("b_id"))
+    .values(
+        log_lines=bindparam("b_log_lines"),
+        log_bytes=bindparam("b_log_bytes"),
+        log_truncated=bindparam("b_log_truncated"),
+    )
+)
+
+UPDATE_LOG_COUNTERS_AND_PID = UPDATE_LOG_COUNTERS.values(pid=bindparam("b_pid"), pid_start=bindparam("b_pid_start"))
+
+FINISH = (
+    update(EXECUTIONS)
+    .where(
+        EXECUTIONS.c.id == bindparam("b_id"),
+        EXECUTIONS.c.status == "running",
+        EXECUTIONS.c.claimed_by == bindparam("b_claimed_by"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        finished_at=bindparam("b_finished_at"),
+        error=bindparam("b_error"),
+        output=bindparam("b_output"),
+        output_truncated=bindparam("b_output_truncated"),
+        exit_code=bindparam("b_exit_code"),
+        structured=bindparam("b_structured"),
+        usage=bindparam("b_usage"),
+        log_lines=bindparam("b_log_lines"),
+        log_bytes=bindparam("b_log_bytes"),
+        log_truncated=bindparam("b_log_truncated"),
+        pid=bindparam("b_pid"),
+        pid_start=bindparam("b_pid_start"),
+    )
+)
+"""The final state, guarded: only the engine that holds the run may finish it."""
