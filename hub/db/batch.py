@@ -1,35 +1,42 @@
-"""Group commit: many small writes share one transaction, and on SQLite one trip to a worker thread.
+"""Short roads for the engine's small, frequent statements: group commit, and on SQLite no thread hop.
 
-The engine writes a row or two per execution step. Run one by one, each write is a transaction, and
-through aiosqlite every statement, ``BEGIN`` and ``COMMIT`` is a hop to the driver's thread and back
-to a busy event loop; writes queue behind each other and a run's latency grows with the load. Here a
-write is a synchronous *job* (``job(conn)`` on a SQLAlchemy ``Connection``, prebuilt statements,
-values computed beforehand); whoever holds the batch turn runs every job waiting, in one transaction:
+The engine writes a row or two per execution step. Through aiosqlite every statement, ``BEGIN`` and
+``COMMIT`` is a hop to the driver's thread and back to a busy event loop, so writes queue behind
+each other and a run's latency grows with the load. Here a statement is a synchronous *job*
+(``job(conn)`` on a SQLAlchemy ``Connection``: prebuilt Core statements, values computed
+beforehand), and jobs run
 
-- SQLite: on a synchronous connection in one worker thread (one hop per batch, not per statement);
+- SQLite: on a connection of the event loop's own thread that never waits for the file lock
+  (``busy_timeout=0``): a small write to a WAL database takes tens of microseconds, less than one hop.
+  When another connection holds the lock, the job runs instead in a worker thread that waits for it
+  the usual way, so the loop never blocks on a lock. That connection does not checkpoint the WAL
+  (an fsync); :meth:`GroupCommit.checkpoint` does, in a worker thread, from the engine's housekeeping.
 - PostgreSQL: through ``AsyncConnection.run_sync`` on a pooled asyncpg connection.
 
-A job's caller returns only after the commit, so "the row exists before work starts" still holds. A
-batch that fails is retried job by job, so one bad job (a duplicate idempotency key) fails alone.
-Jobs must not change Python state beyond their return value: a retried job runs twice.
+Writes waiting for their turn share one transaction (group commit). A job's caller returns only
+after the commit, so "the row exists before work starts" still holds. A batch that fails is retried
+job by job, so one bad job (a duplicate idempotency key) fails alone. Jobs must not change Python
+state beyond their return value: a retried job runs twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
 if TYPE_CHECKING:
     from hub.db.database import Database
 
 T = TypeVar("T")
-READERS = 4  # SQLite: reads that may run at once beside the batch writer (WAL: readers never block it)
 Job = Callable[[Connection], T]
+SQLITE_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
 @dataclass
@@ -40,27 +47,35 @@ class _Slot(Generic[T]):
     error: BaseException | None = None
 
 
+def _busy(exc: OperationalError) -> bool:
+    return getattr(exc.orig, "sqlite_errorcode", None) in SQLITE_BUSY_CODES
+
+
 class GroupCommit:
-    """Run write jobs in shared transactions. ``turn`` orders the batches; on SQLite pass the lock the
-    process's other writers of that file take too, so they never wait on each other inside SQLite."""
+    """Run write jobs in shared transactions, and reads, the short way. ``turn`` orders the batches; on
+    SQLite pass the lock the process's other writers of that file take too."""
 
     def __init__(self, db: Database, turn: asyncio.Lock) -> None:
         self.db = db
-        self._turn = turn  # also taken by the database's other in-process writers on SQLite
+        self._turn = turn
         self._pending: list[_Slot[Any]] = []
-        self._limiter = anyio.CapacityLimiter(1)
-        self._readers = anyio.CapacityLimiter(READERS)
-        self._sync = None
+        self._worker = anyio.CapacityLimiter(1)
+        self._on_loop: Engine | None = None
+        self._conn: Connection | None = None
+        self._waiting: Engine | None = None
         if db.kind == "sqlite":
             from hub.db.database import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
 
-            self._sync = create_engine(
-                db.url.replace("+aiosqlite", ""),
+            url = db.url.replace("+aiosqlite", "")
+            self._on_loop = create_engine(url, connect_args={"timeout": 0}, pool_size=1, max_overflow=0)
+            self._waiting = create_engine(
+                url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-                pool_size=READERS + 1,
+                pool_size=1,
                 max_overflow=0,
             )
-            event.listen(self._sync, "connect", sqlite_pragmas)
+            event.listen(self._waiting, "connect", sqlite_pragmas)
+            event.listen(self._on_loop, "connect", _never_wait)
 
     async def run(self, job: Job[T]) -> T:
         """Run ``job`` in a transaction (shared with whatever else is waiting); returns its result after
@@ -77,16 +92,21 @@ class GroupCommit:
         return slot.result  # type: ignore[no-any-return]
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run a read ``fn(conn)`` the same short way (one thread hop on SQLite), outside the batches."""
-        if self._sync is not None:
-            return await anyio.to_thread.run_sync(self._sync_read, fn, limiter=self._readers)
-        async with self.db.engine.connect() as conn:
-            return await conn.run_sync(fn)
-
-    def _sync_read(self, fn: Callable[[Connection], T]) -> T:
-        assert self._sync is not None
-        with self._sync.connect() as conn:
-            return fn(conn)
+        """Run a read ``fn(conn)`` the short way, outside the batches."""
+        if self._on_loop is None:
+            async with self.db.engine.connect() as conn:
+                return await conn.run_sync(fn)
+        conn = self._loop_connection()
+        try:
+            try:
+                return fn(conn)
+            finally:
+                conn.rollback()  # end the read transaction: a WAL reader holds its snapshot until then
+        except OperationalError as exc:  # a WAL reader is rarely refused; wait in a worker thread then
+            if not _busy(exc):
+                raise
+        assert self._waiting is not None
+        return await anyio.to_thread.run_sync(_read, self._waiting, fn, limiter=self._worker)
 
     async def _execute(self, batch: list[_Slot[Any]]) -> None:
         def run_all(conn: Connection) -> list[Any]:
@@ -112,16 +132,60 @@ class GroupCommit:
         slot.result, slot.error, slot.done = result, error, True
 
     async def _transaction(self, fn: Callable[[Connection], T]) -> T:
-        if self._sync is not None:
-            return await anyio.to_thread.run_sync(self._sync_transaction, fn, limiter=self._limiter)
-        async with self.db.engine.begin() as conn:
-            return await conn.run_sync(fn)
+        if self._on_loop is None:
+            async with self.db.engine.begin() as conn:
+                return await conn.run_sync(fn)
+        conn = self._loop_connection()
+        try:
+            with conn.begin():
+                return fn(conn)
+        except OperationalError as exc:  # another connection writes: wait for it off the loop
+            if not _busy(exc):
+                raise
+        assert self._waiting is not None
+        return await anyio.to_thread.run_sync(_transaction, self._waiting, fn, limiter=self._worker)
 
-    def _sync_transaction(self, fn: Callable[[Connection], T]) -> T:
-        assert self._sync is not None
-        with self._sync.begin() as conn:
-            return fn(conn)
+    def _loop_connection(self) -> Connection:
+        """The event loop's own connection, kept open (no pool checkout and reset per statement)."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            assert self._on_loop is not None
+            self._conn = self._on_loop.connect()
+        return self._conn
+
+    async def checkpoint(self) -> None:
+        """SQLite: move the WAL into the database file (in a worker thread: it fsyncs)."""
+        if self._waiting is not None:
+            await anyio.to_thread.run_sync(_checkpoint, self._waiting, limiter=self._worker)
 
     def dispose(self) -> None:
-        if self._sync is not None:
-            self._sync.dispose()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        for engine in (self._on_loop, self._waiting):
+            if engine is not None:
+                engine.dispose()
+
+
+def _never_wait(dbapi_conn: Any, record: Any) -> None:
+    from hub.db.database import sqlite_pragmas
+
+    sqlite_pragmas(dbapi_conn, record)
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
+    cursor.close()
+
+
+def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    with engine.begin() as conn:
+        return fn(conn)
+
+
+def _read(engine: Engine, fn: Callable[[Connection], T]) -> T:
+    with engine.connect() as conn:
+        return fn(conn)
+
+
+def _checkpoint(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)"))

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("goosuke.engine")
 
 FLUSH_INTERVAL = 0.2  # seconds between log flushes of running executions (and their notifications)
+CHECKPOINT_EVERY = 25  # SQLite: fold the WAL into the database every this many flush intervals
 RECOVERY_EVERY = 10  # PostgreSQL: look for executions of dead hubs every this many polls
 STOP_GRACE = 10.0  # extra seconds a stopping engine waits for its runs to wind down after the kill grace
 
@@ -85,6 +86,7 @@ class Dispatcher:
         self._wake.set()
         with anyio.move_on_after(STOP_GRACE):
             await self._loops_done.wait()
+        await engine.runner.sweep()
 
     async def _loop(self, body: Callable[[], Awaitable[None]]) -> None:
         self._loops += 1
@@ -131,10 +133,13 @@ class Dispatcher:
                 dirty = [a for a in self.engine.active.values() if a.dirty]
                 if dirty:
                     await self.engine.runner.flush(dirty)
+                await self.engine.runner.sweep()
                 if ticks % poll_every == 0 and self.engine.active:
                     await self._honour_cancel_requests()
                 if self.engine.queue.postgres and ticks % (poll_every * RECOVERY_EVERY) == 0:
                     await self.recover()
+                if not self.engine.queue.postgres and ticks % CHECKPOINT_EVERY == 0:
+                    await self.engine.queue.checkpoint()
             except Exception:
                 logger.exception("Engine housekeeping failed; it will try again")
 

@@ -24,6 +24,7 @@ from hub.settings import Settings
 
 READ_CHUNK = 65_536
 MAX_LINE = 16_384  # longer lines are split: a newline-free flood is still read in bounded pieces
+PIPE_CAPACITY = 65_536  # Linux's default pipe buffer: smaller input is written at once, without a task
 GROUP_POLL = 0.05  # seconds between checks that a signalled process group is gone
 
 
@@ -197,7 +198,9 @@ async def run_process(
         async with anyio.create_task_group() as tg:
             tg.start_soon(_pump, process.stdout, on_stdout)
             tg.start_soon(_pump, process.stderr, on_stderr)
-            if stdin is not None:
+            if stdin is not None and len(stdin) <= PIPE_CAPACITY:
+                await _feed(process.stdin, stdin)  # fits the empty pipe: the write never waits for a reader
+            elif stdin is not None:
                 tg.start_soon(_feed, process.stdin, stdin)
             returncode = await process.wait()
             if _group_alive(process.pid):  # children left running keep the pipes open: end them too

@@ -127,6 +127,11 @@ class Queue:
         """Run a synchronous read ``fn(conn)`` the engine's short way (see :meth:`GroupCommit.read`)."""
         return await self._group().read(fn)
 
+    async def checkpoint(self) -> None:
+        """SQLite: fold the write-ahead log into the database file (the engine's writer never does)."""
+        if self._batch is not None:
+            await self._batch.checkpoint()
+
     def _group(self) -> GroupCommit:
         if self._batch is None:
             self._batch = GroupCommit(self.db, self._write_guard() or asyncio.Lock())

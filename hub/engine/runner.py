@@ -83,12 +83,10 @@ class Active:
         self.scope.cancel()
 
 
-async def remove_workdir(workdir: Path) -> None:
-    """Remove a run's scratch folder: at once when the agent left it empty, else in a worker thread."""
-    try:
-        workdir.rmdir()
-    except OSError:
-        await anyio.to_thread.run_sync(shutil.rmtree, workdir, True)
+def remove_workdirs(workdirs: list[Path]) -> None:
+    """Remove runs' scratch folders (blocking: call it in a worker thread)."""
+    for workdir in workdirs:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _lowest(a: Role, b: Role) -> Role:
@@ -141,6 +139,13 @@ class Runner:
         if "engine_metrics" not in services:  # one set per app: a second engine (tests) shares it
             services["engine_metrics"] = EngineMetrics(engine.app.metrics.registry)
         self.metrics: EngineMetrics = services["engine_metrics"]
+        self._used_workdirs: list[Path] = []
+
+    async def sweep(self) -> None:
+        """Remove the scratch folders of finished runs, in a worker thread (file system calls are slow)."""
+        if self._used_workdirs:
+            workdirs, self._used_workdirs = self._used_workdirs, []
+            await anyio.to_thread.run_sync(remove_workdirs, workdirs)
 
     async def mint_token(self, execution_id: str, role: Role, ttl: float) -> tuple[str, str]:
         """A hub token for one run (an API token row named ``run:<id>``, deleted when the run ends)."""
@@ -208,8 +213,8 @@ class Runner:
                             await self.revoke_token(active.token_id)
                         except Exception:
                             logger.warning("Could not revoke the run token of %s", row.id, exc_info=True)
-                    if workdir is not None:
-                        await remove_workdir(workdir)
+                    if workdir is not None:  # removed by the next sweep, off the event loop
+                        self._used_workdirs.append(workdir)
                     engine.active.pop(row.id, None)
                     active.done.set()
                     engine.poke()
