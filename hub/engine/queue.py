@@ -18,16 +18,17 @@ import socket
 import weakref
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from datetime import datetime
+from typing import Any, TypeVar
 
 import anyio
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, Row, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
 
 from hub.db import Database
 from hub.db.batch import GroupCommit, Job
 from hub.db.models import Execution, utcnow
+from hub.engine.statements import CLAIM, CLAIM_CANDIDATES, CLAIM_CANDIDATES_PG, CLAIMED, COUNT_RUNNING
 
 T = TypeVar("T")
 HOST = socket.gethostname()[:255]
@@ -142,65 +143,31 @@ class Queue:
         respecting each template's concurrency limit across every engine sharing the database."""
         if slots <= 0:
             return []
-        return await self._claim(slots)
+        rows = await self.commit(lambda conn: self._claim(conn, slots, utcnow()))
+        return [Execution(**row._mapping) for row in rows]
 
-    async def _claim(self, slots: int) -> list[Execution]:
-        other = aliased(Execution)
-        running_now = (
-            select(func.count())
-            .select_from(other)
-            .where(other.template_name == Execution.template_name, other.status == "running")
-            .correlate(Execution)
-            .scalar_subquery()
-        )
-        query = (
-            select(Execution.id, Execution.template_name, Execution.concurrency_limit)
-            .where(
-                Execution.status == "queued",
-                or_(Execution.pinned_to.is_(None), Execution.pinned_to == self.worker_id),
-                or_(Execution.concurrency_limit.is_(None), Execution.concurrency_limit > running_now),
-            )
-            .order_by(Execution.queued_at, Execution.id)
-            .limit(slots * CANDIDATE_FACTOR + 8)
-        )
-        if self.postgres:
-            query = query.with_for_update(skip_locked=True, of=Execution)
-        async with self.writing() as session:
-            candidates = (await session.execute(query)).all()
-            if not candidates:
-                return []
-            counts: dict[str, int] = {}
-            for name in sorted({c.template_name for c in candidates if c.concurrency_limit}):
-                if self.postgres:
-                    await session.execute(select(func.pg_advisory_xact_lock(lock_key(f"template:{name}"))))
-                counts[name] = int(
-                    await session.scalar(
-                        select(func.count())
-                        .select_from(Execution)
-                        .where(Execution.template_name == name, Execution.status == "running")
-                    )
-                    or 0
-                )
-            chosen: list[str] = []
-            for c in candidates:
-                if len(chosen) >= slots:
-                    break
-                if c.concurrency_limit:
-                    if counts[c.template_name] >= c.concurrency_limit:
-                        continue
-                    counts[c.template_name] += 1
-                chosen.append(c.id)
-            if not chosen:
-                return []
-            await session.execute(
-                update(Execution)
-                .where(Execution.id.in_(chosen), Execution.status == "queued")
-                .values(status="running", claimed_by=self.worker_id, started_at=utcnow(), host=HOST)
-            )
-            rows = await session.scalars(
-                select(Execution).where(
-                    Execution.id.in_(chosen), Execution.claimed_by == self.worker_id, Execution.status == "running"
-                )
-            )
-            claimed = sorted(rows, key=lambda row: chosen.index(row.id))
-        return claimed
+    def _claim(self, conn: Connection, slots: int, now: datetime) -> list[Row[Any]]:
+        """The claim as a write job (see :meth:`commit`): it only reads and writes the database."""
+        query = CLAIM_CANDIDATES_PG if self.postgres else CLAIM_CANDIDATES
+        candidates = conn.execute(query, {"b_worker": self.worker_id, "b_limit": slots * CANDIDATE_FACTOR + 8}).all()
+        if not candidates:
+            return []
+        counts: dict[str, int] = {}
+        for name in sorted({c.template_name for c in candidates if c.concurrency_limit}):
+            if self.postgres:
+                conn.execute(select(func.pg_advisory_xact_lock(lock_key(f"template:{name}"))))
+            counts[name] = int(conn.scalar(COUNT_RUNNING, {"b_name": name}) or 0)
+        chosen: list[str] = []
+        for c in candidates:
+            if len(chosen) >= slots:
+                break
+            if c.concurrency_limit:
+                if counts[c.template_name] >= c.concurrency_limit:
+                    continue
+                counts[c.template_name] += 1
+            chosen.append(c.id)
+        if not chosen:
+            return []
+        conn.execute(CLAIM, {"b_ids": chosen, "b_worker": self.worker_id, "b_started_at": now, "b_host": HOST})
+        rows = conn.execute(CLAIMED, {"b_ids": chosen, "b_worker": self.worker_id}).all()
+        return sorted(rows, key=lambda row: chosen.index(row.id))

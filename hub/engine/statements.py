@@ -8,7 +8,7 @@ refuses bind parameters named like the columns an UPDATE sets.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from hub.db.models import Execution, ExecutionLogLine, TaskTemplate
 
@@ -62,3 +62,49 @@ FINISH = (
     )
 )
 """The final state, guarded: only the engine that holds the run may finish it."""
+
+_OTHER = EXECUTIONS.alias("other")
+_RUNNING_NOW = (
+    select(func.count())
+    .select_from(_OTHER)
+    .where(_OTHER.c.template_name == EXECUTIONS.c.template_name, _OTHER.c.status == "running")
+    .correlate(EXECUTIONS)
+    .scalar_subquery()
+)
+CLAIM_CANDIDATES = (
+    select(EXECUTIONS.c.id, EXECUTIONS.c.template_name, EXECUTIONS.c.concurrency_limit)
+    .where(
+        EXECUTIONS.c.status == "queued",
+        or_(EXECUTIONS.c.pinned_to.is_(None), EXECUTIONS.c.pinned_to == bindparam("b_worker")),
+        or_(EXECUTIONS.c.concurrency_limit.is_(None), EXECUTIONS.c.concurrency_limit > _RUNNING_NOW),
+    )
+    .order_by(EXECUTIONS.c.queued_at, EXECUTIONS.c.id)
+    .limit(bindparam("b_limit"))
+)
+"""Queued rows this engine may take, oldest first (templates at their limit left out)."""
+
+CLAIM_CANDIDATES_PG = CLAIM_CANDIDATES.with_for_update(skip_locked=True, of=EXECUTIONS)
+"""PostgreSQL: rows another hub is claiming right now are skipped, never taken twice."""
+
+COUNT_RUNNING = (
+    select(func.count())
+    .select_from(EXECUTIONS)
+    .where(EXECUTIONS.c.template_name == bindparam("b_name"), EXECUTIONS.c.status == "running")
+)
+
+CLAIM = (
+    update(EXECUTIONS)
+    .where(EXECUTIONS.c.id.in_(bindparam("b_ids", expanding=True)), EXECUTIONS.c.status == "queued")
+    .values(
+        status="running",
+        claimed_by=bindparam("b_worker"),
+        started_at=bindparam("b_started_at"),
+        host=bindparam("b_host"),
+    )
+)
+
+CLAIMED = select(EXECUTIONS).where(
+    EXECUTIONS.c.id.in_(bindparam("b_ids", expanding=True)),
+    EXECUTIONS.c.claimed_by == bindparam("b_worker"),
+    EXECUTIONS.c.status == "running",
+)
