@@ -193,6 +193,8 @@ class GooseAgent:
         }
         if run.instructions:
             recipe["instructions"] = raw(run.instructions)
+        if run.options.response_schema is not None:  # Goose then ends with its final_output tool
+            recipe["response"] = {"json_schema": run.options.response_schema}
         path = run.workdir / "recipe.yaml"
         path.write_text(json.dumps(recipe, ensure_ascii=False))  # JSON is YAML: no quoting surprises
         max_turns = run.options.max_turns or settings.goose_max_turns

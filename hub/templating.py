@@ -22,6 +22,8 @@ import anyio.to_thread
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.nodes import Template as JinjaAst
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hub.errors import InvalidArguments
@@ -73,6 +75,13 @@ class AgentSettings(BaseModel):
     )
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="Largest answer, in tokens.")
+    response_schema: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "JSON Schema the final answer must match (a Goose recipe's response.json_schema): the answer is "
+            "parsed as JSON and becomes structured_output; a run whose answer does not match fails."
+        ),
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Free-form settings for plugin agents.")
 
 
@@ -108,6 +117,8 @@ class TemplateDefinition(BaseModel):
 
     def content_hash(self) -> str:
         data = self.model_dump(mode="json", exclude={"name"})
+        if data["agent_settings"].get("response_schema") is None:  # added later: unset keeps older hashes
+            del data["agent_settings"]["response_schema"]
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
@@ -202,6 +213,16 @@ def check_definition(definition: TemplateDefinition) -> None:
             problem(where, f"declared but never used; use {{{{ {p.key} }}}} in the prompt or instructions, or drop it")
     for name in sorted(used - set(keys)):
         problem(f"parameters.{name}", f"{{{{ {name} }}}} is used but not declared; add a parameter with key {name!r}")
+    schema = definition.agent_settings.response_schema
+    if schema is not None:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            where = "/".join(str(part) for part in exc.path)
+            problem(
+                "agent_settings.response_schema",
+                f"not a valid JSON Schema ({exc.message}{f' at {where}' if where else ''})",
+            )
     if problems:
         fields = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         raise InvalidArguments(f"The template breaks recipe rules: {fields}.", errors=problems)

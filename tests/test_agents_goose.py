@@ -100,6 +100,28 @@ async def test_goose_calls_a_hub_tool_with_the_run_token_and_the_run_keeps_text_
     assert tokens == [], "the run's token is revoked when the run ends"
 
 
+async def test_a_response_schema_reaches_goose_and_its_final_output_is_checked(
+    goose_settings: Settings, llm: LLMDouble, live_hub: LiveHub
+) -> None:
+    schema = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
+    llm.script = [CallTool("final_output", {"summary": "all quiet"})]
+    template = {
+        **WHO,
+        "name": "shaped",
+        "prompt": "Summarize the day.",
+        "parameters": [],
+        "extensions": [],
+        "agent_settings": {"max_turns": 5, "timeout": 120, "response_schema": schema},
+    }
+    async with live_hub.http(live_hub.admin_token) as http:
+        assert (await http.post("/api/tools/template_create", json=template)).status_code == 200
+        run = (await http.post("/api/tools/template_run", json={"name": "shaped", "wait": 60})).json()
+    assert run["status"] == "succeeded", run["error"]
+    assert run["structured_output"] == {"summary": "all quiet"}
+    # Goose got the schema from the recipe the hub wrote: it offered its final_output tool for the answer.
+    assert "recipe__final_output" in llm.turns[0].tool_names
+
+
 async def test_a_provider_failure_goose_reports_with_exit_0_marks_the_run_failed(
     goose_settings: Settings, llm: LLMDouble, live_hub: LiveHub
 ) -> None:

@@ -355,7 +355,9 @@ async def test_a_goose_recipe_imports_as_a_template_and_round_trips(hub: AppCont
         assert template["name"] == "repo-summary" and template["agent"] == "goose"
         assert template["extensions"] == ["hub", "developer"]
         assert template["agent_settings"]["provider"] == "openai" and template["agent_settings"]["max_turns"] == 20
-        assert any("JSON schema" in w for w in imported["warnings"])
+        schema = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
+        assert template["agent_settings"]["response_schema"] == schema
+        assert not any("schema" in w for w in imported["warnings"])
         assert any("'hub' must be known to the hub" in w for w in imported["warnings"])
         again = await error(client, "template_import_recipe", recipe=GOOSE_EXAMPLE)
         assert "exists already" in again
@@ -365,6 +367,7 @@ async def test_a_goose_recipe_imports_as_a_template_and_round_trips(hub: AppCont
         assert replaced["template"]["version"] == 2
         exported = await call(client, "template_export_recipe", name="repo-summary")
         assert goose_validate(exported["recipe_yaml"], tmp_path).returncode == 0
+        assert exported["recipe"]["response"] == {"json_schema": schema}
         rendered = await call(client, "template_render", name="repo-summary", params={"target": "README.md"})
         assert rendered["prompt"] == "Summarize README.md focusing on structure."
 

@@ -116,8 +116,7 @@ def definition_from_recipe(data: Any, args: RecipeImport, hub_url: str) -> tuple
                 "The recipe's retry checks (shell commands) are not run by the hub; only the count is kept."
             )
     if (data.get("response") or {}).get("json_schema"):
-        agent_settings["options"] = {"response_json_schema": data["response"]["json_schema"]}
-        warnings.append("The response JSON schema is kept in agent_settings.options but not enforced by the hub.")
+        agent_settings["response_schema"] = data["response"]["json_schema"]
     for key in ("activities", "sub_recipes"):
         if data.get(key):
             warnings.append(f"The recipe's {key} are not supported by the hub and were left out.")
@@ -206,6 +205,8 @@ async def recipe_of(call: Call, definition: TemplateDefinition) -> dict[str, Any
     }
     if settings:
         recipe["settings"] = settings
+    if options.response_schema is not None:
+        recipe["response"] = {"json_schema": options.response_schema}
     return recipe
 
 

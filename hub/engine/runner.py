@@ -22,6 +22,7 @@ from hub.engine.logs import LogWriter
 from hub.engine.process import kill_recorded_group, process_identity
 from hub.engine.queue import HOST
 from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware, row_values
+from hub.engine.response import conform
 from hub.engine.statements import (
     FINISH,
     INSERT_EXECUTION,
@@ -193,6 +194,14 @@ class Runner:
             elif result.failed:
                 status, error = "failed", result.error or f"The {row.agent} agent reported a failure."
             else:
+                schema = (row.agent_settings or {}).get("response_schema")
+                if schema is not None:  # an answer that does not fit fails the run; its text is kept
+                    try:
+                        answer = conform(schema, result.output, result.structured)
+                    except AgentRunError:
+                        result.structured = None
+                        raise
+                    result.structured = answer if isinstance(answer, dict) else {"value": answer}
                 status, error = "succeeded", None
         except GoosukeError as exc:
             status, error = "failed", exc.message
