@@ -9,6 +9,7 @@ from importlib import resources as package_files
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -16,6 +17,7 @@ from starlette.routing import Route
 
 from hub.settings import Settings
 from tests.conftest import free_port, serve
+from tests.doubles.llm import LLMDouble, Say
 from tests.extension_support import call, call_error, local_hub
 from tools import _catalog
 
@@ -169,3 +171,37 @@ async def test_recommendations_rank_offline_say_why_and_prefill_what_is_missing(
         from_template = await call(mcp, "extension_recommend", {"template": "triage-issue"})
         assert from_template["recommendations"][0]["short_name"] == "github"
         assert "Describe the task" in await call_error(mcp, "extension_recommend", {})
+
+
+async def test_an_openai_endpoint_refines_recommendations_through_a_recorded_execution(settings: Settings) -> None:
+    task = "Keep our meeting notes in the team wiki and remember decisions between meetings"
+    picks = [
+        {"name": "notion", "why": "The team wiki lives in Notion pages."},
+        {"name": "no-such-server", "why": "Not in the catalog: dropped."},
+        {"name": "memory", "why": "Remembers decisions from one meeting to the next."},
+    ]
+    async with LLMDouble() as llm:
+        llm.script = [Say(json.dumps({"recommendations": picks}))]
+        settings.openai_base_url = llm.base_url
+        settings.openai_api_key = SecretStr("test-key")
+        settings.openai_model = "fake-model"
+        async with local_hub(settings) as (_, mcp):
+            refined = await call(mcp, "extension_recommend", {"prompt": task})
+            assert [r["short_name"] for r in refined["recommendations"]] == ["notion", "memory"]
+            assert refined["recommendations"][0]["why"] == "The team wiki lives in Notion pages."
+            assert refined["recommendations"][0]["config"]["cmd"] == "npx"  # still prefilled from the catalog
+            assert refined["method"] == f"re-ranked by fake-model (execution {refined['execution_id']})"
+            prompt = json.dumps(llm.turns[0].body["messages"])
+            assert task in prompt and "- notion: " in prompt and "- slack: " in prompt
+            run = await call(mcp, "execution_get", {"id": refined["execution_id"]})
+            assert run["template"] == "recommend-extensions" and run["status"] == "succeeded"
+            assert run["trigger"]["ref"] == "extension_recommend" and run["structured_output"]["recommendations"]
+
+            offline = await call(mcp, "extension_recommend", {"prompt": task, "refine": False})
+            assert offline["execution_id"] is None and offline["method"].startswith("offline keyword ranking")
+            assert len(llm.turns) == 1  # refine=false asks no model
+
+            llm.script = [Say("You want Notion, I think.")]  # prose, not the JSON the template asks for
+            fallback = await call(mcp, "extension_recommend", {"prompt": task})
+            assert "not refined: execution" in fallback["method"] and "is not JSON" in fallback["method"]
+            assert fallback["recommendations"] == offline["recommendations"]

@@ -199,7 +199,7 @@ async def test_list_filters_search_and_pages(hub: AppContext) -> None:
                 **{**NOTE, "name": f"note-{i}", "title": f"Note {i}", "tags": ["notes"] if i % 2 else ["other"]},
             )
         everything = await call(client, "template_list", limit=200)
-        assert everything["total"] == 8  # five notes and the three library templates
+        assert everything["total"] == 9  # five notes and the four library templates
         tagged = await call(client, "template_list", tag="notes")
         assert [t["name"] for t in tagged["templates"]] == ["note-1", "note-3"]
         by_agent = await call(client, "template_list", agent="goose")
@@ -247,17 +247,17 @@ async def test_templates_are_prompts_and_resources(hub: AppContext) -> None:
 async def test_the_library_is_seeded_once_and_never_overwrites_a_users_change(settings: Settings) -> None:
     async with hub_running(settings) as app, Client(app.server) as client:
         names = {t["name"] for t in (await call(client, "template_list"))["templates"]}
-        assert names == {"meeting-summary", "daily-digest", "triage-issue"}
+        assert names == {"meeting-summary", "daily-digest", "recommend-extensions", "triage-issue"}
         await call(client, "template_update", name="meeting-summary", title="Our summary")
         await call(client, "template_delete", name="daily-digest")
     async with hub_running(settings) as app, Client(app.server) as client:
         listed = {t["name"]: t for t in (await call(client, "template_list"))["templates"]}
-        assert set(listed) == {"meeting-summary", "triage-issue"}  # the deleted one stays deleted
+        assert set(listed) == {"meeting-summary", "recommend-extensions", "triage-issue"}  # deleted stays deleted
         assert listed["meeting-summary"]["title"] == "Our summary" and listed["meeting-summary"]["version"] == 2
         # a newer library (a hub upgrade) updates only the templates nobody changed
         newer = [d.model_copy(update={"description": d.description + " (v2)"}) for d in library()]
         written = await store.seed_library(app.db, newer)
-        assert written == ["triage-issue"]
+        assert written == ["recommend-extensions", "triage-issue"]
         triage = await call(client, "template_get", name="triage-issue")
         assert triage["version"] == 2 and triage["description"].endswith("(v2)") and triage["updated_by"] == "library"
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin, Role
 from hub.errors import InvalidArguments, NotFound
 from hub.extensions import name_to_key, parse_config
-from tools import _catalog
+from tools import _catalog, _recommend
 from tools.extensions import ExtensionChanged, changed, store_of
 from tools.secrets import vault_of
 
@@ -95,6 +95,11 @@ class RecommendArgs(BaseModel):
     prompt: str | None = Field(default=None, max_length=20000, description="The task, in words.")
     template: str | None = Field(default=None, max_length=255, description="A template whose text describes the task.")
     limit: int = Field(default=5, ge=1, le=20)
+    refine: bool | None = Field(
+        default=None,
+        description="Let the openai agent re-rank (the recommend-extensions template): true, false, or unset "
+        "for 'when an OpenAI-compatible endpoint is configured'. Any failure falls back to the offline ranking.",
+    )
 
 
 class Recommendation(BaseModel):
@@ -110,7 +115,8 @@ class Recommendation(BaseModel):
 
 class Recommendations(BaseModel):
     recommendations: list[Recommendation]
-    method: str = Field(description="How the ranking was made.")
+    method: str = Field(description="How the ranking was made (and, when the model did not refine it, why).")
+    execution_id: str | None = Field(default=None, description="The refinement's execution, when one ran.")
 
 
 async def _entries(call: Call, query: str, limit: int) -> tuple[list[tuple[_catalog.ServerJson, str]], list[str]]:
@@ -214,22 +220,42 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
         text += " " + await _template_text(call, args.template)
     installed = await _installed(call)
     have = frozenset(i.name for i in await vault_of(call).list())
+    entries = list(_catalog.shipped())
+    matches = _catalog.rank(entries, text)
+    offline = "offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"
+    method, execution_id = offline, None
+    ranked = [(m.entry, m.score, _why(m)) for m in matches]
+    refine, reason = _recommend.wanted(call, args.refine)
+    if refine:
+        refined = await _recommend.refine(call, text, entries, args.limit)
+        execution_id = refined.execution_id
+        if refined.picks:
+            by_name = {e.short_name: e for e in entries}
+            scores = {m.entry.short_name: m.score for m in matches}
+            ranked = [(by_name[name], scores.get(name, 0), why) for name, why in refined.picks]
+            method = refined.note
+        else:
+            method = f"{offline}; not refined: {refined.note}"
+    elif args.refine is not False:
+        method = f"{offline}; not refined: {reason}"
     out = []
-    for match in _catalog.rank(list(_catalog.shipped()), text)[: args.limit]:
-        prefill = _catalog.to_extension(match.entry, {}, have_secrets=have)
+    for entry, score, why in ranked[: args.limit]:
+        prefill = _catalog.to_extension(entry, {}, have_secrets=have)
         out.append(
             Recommendation(
-                catalog_name=match.entry.name,
-                short_name=match.entry.short_name,
-                title=match.entry.title,
-                score=match.score,
-                why=f"The task mentions {', '.join(match.matched)}, which {match.entry.short_name} covers: "
-                f"{match.entry.description}",
-                installed=match.entry.short_name in installed,
+                catalog_name=entry.name,
+                short_name=entry.short_name,
+                title=entry.title,
+                score=score,
+                why=why,
+                installed=entry.short_name in installed,
                 config=prefill.config,
                 missing=prefill.missing,
             )
         )
-    return Recommendations(
-        recommendations=out, method="offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"
-    )
+    return Recommendations(recommendations=out, method=method, execution_id=execution_id)
+
+
+def _why(match: _catalog.Match) -> str:
+    entry = match.entry
+    return f"The task mentions {', '.join(match.matched)}, which {entry.short_name} covers: {entry.description}"
