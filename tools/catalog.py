@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin, Role
 from hub.errors import InvalidArguments, NotFound
 from hub.extensions import name_to_key, parse_config
-from tools import _catalog, _recommend
+from tools import _catalog, _ranking, _recommend
 from tools.extensions import ExtensionChanged, changed, store_of
 from tools.secrets import vault_of
 
@@ -145,9 +145,9 @@ async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
     entries, warnings = await _entries(call, args.query, args.limit)
     installed = await _installed(call)
     if args.query.strip():
-        found = {m.entry.name for m in _catalog.rank([e for e, _ in entries], args.query)}
+        found = {m.entry.name for m in _ranking.rank([e for e, _ in entries], args.query)}
         source = {e.name: s for e, s in entries}
-        ordered = [(m.entry, source[m.entry.name]) for m in _catalog.rank([e for e, _ in entries], args.query)]
+        ordered = [(m.entry, source[m.entry.name]) for m in _ranking.rank([e for e, _ in entries], args.query)]
         # a registry's own search already matched its entries: keep the ones our ranking cannot score
         ordered += [(e, s) for e, s in entries if s == "registry" and e.name not in found]
         entries = ordered
@@ -221,7 +221,7 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
     installed = await _installed(call)
     have = frozenset(i.name for i in await vault_of(call).list())
     entries = list(_catalog.shipped())
-    matches = _catalog.rank(entries, text)
+    matches = _ranking.rank(entries, text)
     offline = "offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"
     method, execution_id = offline, None
     ranked = [(m.entry, m.score, _why(m)) for m in matches]
@@ -256,6 +256,6 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
     return Recommendations(recommendations=out, method=method, execution_id=execution_id)
 
 
-def _why(match: _catalog.Match) -> str:
+def _why(match: _ranking.Match) -> str:
     entry = match.entry
     return f"The task mentions {', '.join(match.matched)}, which {entry.short_name} covers: {entry.description}"
