@@ -15,7 +15,6 @@ keeps serving everything else.
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
 import os
 import re
@@ -30,52 +29,19 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.accounts import audit
-from hub.auth import write_private_file
 from hub.db import Database
 from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
 from hub.scrubbing import MIN_SCRUB_LENGTH, Scrubber
 from hub.settings import Settings
+from hub.vault_keys import GENERATE_HINT, KEY_FILE, key_id, load_keys, new_key, write_key_file
 
 logger = logging.getLogger("goosuke.vault")
 
-KEY_FILE = "vault.key"
 TOKEN_PREFIX = "v1."
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_SECRET_BYTES = 64 * 1024
 ROTATE_BATCH = 200
-GENERATE_HINT = 'python -c "import os,base64;print(base64.urlsafe_b64encode(os.urandom(32)).decode())"'
-
-
-def generate_key() -> str:
-    """A new vault key: 32 random bytes, base64url."""
-    return base64.urlsafe_b64encode(os.urandom(32)).decode()
-
-
-def key_id(key: bytes) -> str:
-    return hashlib.sha256(b"goosuke-vault-key:" + key).hexdigest()[:16]
-
-
-def parse_keys(text: str, source: str) -> list[bytes]:
-    """Keys separated by commas, spaces or newlines, newest first.
-
-    Raises:
-        ConfigError: a key is not base64url of 32 bytes (the message names its position, not its value).
-    """
-    keys: list[bytes] = []
-    for position, item in enumerate(re.split(r"[\s,]+", text.strip()), start=1):
-        if not item:
-            continue
-        try:
-            raw = base64.urlsafe_b64decode(item + "=" * (-len(item) % 4))
-        except (ValueError, TypeError):
-            raw = b""
-        if len(raw) != 32:
-            raise ConfigError(
-                f"Vault key #{position} in {source} is not base64url of 32 bytes. Generate one with: {GENERATE_HINT}"
-            )
-        keys.append(raw)
-    return keys
 
 
 @dataclass(frozen=True)
@@ -144,22 +110,7 @@ class Vault:
         return self.settings.data_dir / KEY_FILE
 
     def _load_keys(self, *, create: bool) -> None:
-        if self.settings.vault_key is not None:
-            keys = parse_keys(self.settings.vault_key.get_secret_value(), "GOOSUKE_VAULT_KEY")
-            self.key_source = "setting"
-        elif self.key_file.exists():
-            keys = parse_keys(self.key_file.read_text(), str(self.key_file))
-            self.key_source = "file"
-        elif create:
-            write_private_file(self.key_file, generate_key() + "\n")
-            logger.info("Created a new vault key file at %s (mode 0600); back it up with the database.", self.key_file)
-            keys = parse_keys(self.key_file.read_text(), str(self.key_file))
-            self.key_source = "file"
-        else:
-            keys = []
-            self.key_source = "none"
-        if not keys and self.key_source != "none":
-            raise ConfigError(f"The vault key source ({self.key_source}) holds no key. Generate one: {GENERATE_HINT}")
+        keys, self.key_source = load_keys(self.settings, self.key_file, create=create)
         self._keys = [(key_id(k), AESGCM(k), k) for k in keys]
 
     async def start(self) -> None:
@@ -380,9 +331,7 @@ class Vault:
             self.open(row)
         old_ids = [kid for kid, _, _ in self._keys]
         if self.key_source == "file":
-            new = generate_key()
-            old_lines = [base64.urlsafe_b64encode(k).decode() for _, _, k in self._keys]
-            self._write_key_file([new, *old_lines])
+            write_key_file(self.key_file, [new_key(), *(k for _, _, k in self._keys)])
             self._load_keys(create=False)
         elif (
             self.key_source == "setting"
@@ -413,7 +362,7 @@ class Vault:
         retired = [kid for kid in old_ids if kid != primary and kid not in leftover]
         note = "Every secret now uses the new key."
         if self.key_source == "file" and retire_old and not leftover:
-            self._write_key_file([base64.urlsafe_b64encode(self._keys[0][2]).decode()])
+            write_key_file(self.key_file, [self._keys[0][2]])
             self._load_keys(create=False)
             note += f" Old keys were removed from {self.key_file}: back up the new key file now."
         elif self.key_source == "setting":
@@ -423,11 +372,6 @@ class Vault:
         async with self.db.session() as session:
             await audit(session, actor, "vault.rotate", primary, reencrypted=count, retired=retired)
         return RotationReport(primary, count, retired, self.key_source, note)
-
-    def _write_key_file(self, lines: list[str]) -> None:
-        temp = self.key_file.with_name(KEY_FILE + ".tmp")
-        write_private_file(temp, "\n".join(lines) + "\n")
-        os.replace(temp, self.key_file)
 
     # -- scrubbing (hub/scrubbing.py) -----------------------------------------------------
 

@@ -25,11 +25,12 @@ from sqlalchemy.exc import IntegrityError
 from hub import accounts
 from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine import templates
+from hub.engine.active import Active
 from hub.engine.agent import CallerBoundAgent, RunPreview
 from hub.engine.dispatch import Dispatcher
 from hub.engine.queue import HOST, Queue
 from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Trigger, row_values
-from hub.engine.runner import Active, Runner
+from hub.engine.runner import Runner
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
 from hub.errors import Conflict, NotFound

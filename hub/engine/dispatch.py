@@ -12,7 +12,7 @@ from anyio.abc import TaskGroup
 from sqlalchemy import and_, case, or_, select
 
 from hub.db.models import Execution
-from hub.engine.runner import Active
+from hub.engine.active import Active
 
 if TYPE_CHECKING:
     from hub.engine.core import Engine

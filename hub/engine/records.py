@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from hub.db.models import Execution, ExecutionLogLine
+from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine.agent import Usage
 from hub.principal import Role
 
@@ -125,6 +125,32 @@ def row_values(row: Execution) -> dict[str, Any]:
             setattr(row, column.key, value)
         values[column.key] = value
     return values
+
+
+def retry_row(row: Execution) -> Execution:
+    """A fresh ``queued`` copy of ``row`` for an automatic retry (same rendered prompt and version)."""
+    return Execution(
+        id=new_id(),
+        template_name=row.template_name,
+        template_version=row.template_version,
+        agent=row.agent,
+        status="queued",
+        trigger_kind=row.trigger_kind,
+        trigger_actor=row.trigger_actor,
+        trigger_ref=row.trigger_ref,
+        run_role=row.run_role,
+        params=row.params,
+        prompt=row.prompt,
+        instructions=row.instructions,
+        extensions=row.extensions,
+        agent_settings=row.agent_settings,
+        timeout_seconds=row.timeout_seconds,
+        concurrency_limit=row.concurrency_limit,
+        attempt=row.attempt + 1,
+        max_retries=row.max_retries,
+        retry_of=row.id,
+        queued_at=utcnow(),
+    )
 
 
 def aware(value: datetime | None) -> datetime | None:

@@ -6,7 +6,6 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,12 +15,13 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import delete, select
 
 from hub import accounts
-from hub.db.models import ApiToken, Execution, ExecutionLogLine, new_id, utcnow
+from hub.db.models import ApiToken, Execution, ExecutionLogLine, utcnow
+from hub.engine.active import Active
 from hub.engine.agent import AgentResult, AgentRun, HubAccess
 from hub.engine.logs import LogWriter
 from hub.engine.process import kill_recorded_group, process_identity
 from hub.engine.queue import HOST
-from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware, row_values
+from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware, retry_row, row_values
 from hub.engine.response import conform
 from hub.engine.statements import (
     FINISH,
@@ -46,44 +46,6 @@ TOKEN_SLACK = 300.0  # a run token outlives the run's timeout by this much, in c
 BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800)
 
 
-@dataclass
-class Active:
-    """A run in progress in this engine."""
-
-    id: str
-    writer: LogWriter
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    done: anyio.Event = field(default_factory=anyio.Event)
-    flush_lock: anyio.Lock = field(default_factory=anyio.Lock)
-    reason: str | None = None
-    stopped_by: str | None = None
-    token_id: str | None = None
-    access: HubAccess | None = None
-    pid: int | None = None
-    pid_start: str | None = None
-    pid_pending: bool = False  # the pid is not in the row yet (the next flush writes it)
-    row: Execution | None = None  # the claimed row: this engine owns it until the run ends
-
-    def view(self) -> ExecutionInfo | None:
-        """The run as readers see it, from memory (the engine holding a run is the one that changes it)."""
-        if self.row is None:
-            return None
-        writer = self.writer
-        return ExecutionInfo.of(self.row).model_copy(
-            update={"log_lines": writer.seq, "log_bytes": writer.size, "log_truncated": writer.truncated}
-        )
-
-    @property
-    def dirty(self) -> bool:
-        return self.writer.dirty or self.pid_pending
-
-    def stop(self, reason: str, by: str | None = None) -> None:
-        """Cancel the run (its process group is killed); ``reason`` becomes its final state."""
-        if self.reason is None:
-            self.reason, self.stopped_by = reason, by
-        self.scope.cancel()
-
-
 def remove_workdirs(workdirs: list[Path]) -> None:
     """Remove runs' scratch folders (blocking: call it in a worker thread)."""
     for workdir in workdirs:
@@ -92,32 +54,6 @@ def remove_workdirs(workdirs: list[Path]) -> None:
 
 def _lowest(a: Role, b: Role) -> Role:
     return a if a.rank <= b.rank else b
-
-
-def retry_row(row: Execution) -> Execution:
-    """A fresh ``queued`` copy of ``row`` for an automatic retry (same rendered prompt and version)."""
-    return Execution(
-        id=new_id(),
-        template_name=row.template_name,
-        template_version=row.template_version,
-        agent=row.agent,
-        status="queued",
-        trigger_kind=row.trigger_kind,
-        trigger_actor=row.trigger_actor,
-        trigger_ref=row.trigger_ref,
-        run_role=row.run_role,
-        params=row.params,
-        prompt=row.prompt,
-        instructions=row.instructions,
-        extensions=row.extensions,
-        agent_settings=row.agent_settings,
-        timeout_seconds=row.timeout_seconds,
-        concurrency_limit=row.concurrency_limit,
-        attempt=row.attempt + 1,
-        max_retries=row.max_retries,
-        retry_of=row.id,
-        queued_at=utcnow(),
-    )
 
 
 class EngineMetrics:
