@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -50,6 +51,11 @@ def pct(values: list[float], q: float) -> float:
 
 def ms(value: float) -> str:
     return f"{value * 1000:.1f}"
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def started_ns(output: str | bytes | None) -> int:
@@ -177,18 +183,23 @@ async def measure(args: argparse.Namespace, argv: list[str], tmp: str, url: str)
         async with app.db.session() as session:
             await store.create(session, definition, "bench")
         await closed_loop(engine, args.concurrency * 4, args.concurrency)  # warm up
+        cpu = cpu_seconds()
         bare_total, bare_each, bare_start = await bare(argv, args.runs, args.concurrency)
+        cpu, bare_cpu = cpu_seconds(), cpu_seconds() - cpu
         loop_total, loop_ids, loop_start, loop_each = await closed_loop(engine, args.runs, args.concurrency)
+        cpu, loop_cpu = cpu_seconds(), cpu_seconds() - cpu
         burst_total, burst_ids, burst_start = await burst(engine, args.runs)
+        burst_cpu = cpu_seconds() - cpu
         loop_rows, _ = await timings(engine, loop_ids)
         burst_rows, _ = await timings(engine, burst_ids)
     db_kind = app.db.kind
     overhead = (loop_total - bare_total) / bare_total * 100
-    rows: list[tuple[str, Any, Any, Any, Any]] = [
+    rows: list[tuple[str, Any, Any, Any, Any, Any]] = [
         (
             "bare spawn (baseline)",
             f"{bare_total:.2f}",
             f"{args.runs / bare_total:.0f}",
+            ms(bare_cpu / args.runs),
             ms(pct(bare_each, 0.5)),
             ms(pct(bare_each, 0.95)),
         ),
@@ -196,10 +207,11 @@ async def measure(args: argparse.Namespace, argv: list[str], tmp: str, url: str)
             "engine, closed loop",
             f"{loop_total:.2f}",
             f"{args.runs / loop_total:.0f}",
+            ms(loop_cpu / args.runs),
             ms(pct(loop_each, 0.5)),
             ms(pct(loop_each, 0.95)),
         ),
-        ("engine, burst", f"{burst_total:.2f}", f"{args.runs / burst_total:.0f}", "", ""),
+        ("engine, burst", f"{burst_total:.2f}", f"{args.runs / burst_total:.0f}", ms(burst_cpu / args.runs), "", ""),
     ]
 
     def spread(values: list[float]) -> str:
@@ -214,12 +226,14 @@ async def measure(args: argparse.Namespace, argv: list[str], tmp: str, url: str)
         f"{args.runs} runs of `{args.argv}` at concurrency {args.concurrency}, {db_kind}, one process. "
         "Numbers compare passes of the same run only.",
         "",
-        "| pass | total s | runs/s | p50 ms per run | p95 ms per run |",
-        "|---|---:|---:|---:|---:|",
-        *(f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows),
+        "| pass | total s | runs/s | CPU ms per run | p50 ms per run | p95 ms per run |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(f"| {a} | {b} | {c} | {d} | {e} | {f} |" for a, b, c, d, e, f in rows),
         "",
         f"- Engine overhead against a bare spawn (closed loop, total time): **{overhead:+.1f} %**",
         "- Per run: bare is spawn to exit; engine is submit to the finished execution, as the client sees it.",
+        "- CPU per run is this process's own (user + system, every thread; the programs' CPU not counted): "
+        "the spawning loop for the bare pass, the whole hub for the engine passes.",
         "",
         "Queue-to-start, from the call to the program running (the time it printed):",
         "",

@@ -9,14 +9,16 @@ import threading
 from pathlib import Path
 
 import anyio
+import asyncpg
 import pytest
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from hub.db import Database
 from hub.db.batch import GroupCommit
 from hub.db.models import Execution, new_id, utcnow
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
+from tests.conftest import POSTGRES_URL, postgres_database
 
 pytestmark = pytest.mark.anyio
 
@@ -86,7 +88,7 @@ async def test_concurrent_jobs_commit_and_a_failing_job_fails_alone(database_url
         row = await batch.read(lambda conn: conn.execute(SELECT_EXECUTION, {"b_id": ids[3]}).first())
         assert row is not None and row.params == {"n": 1} and row.status == "queued"
     finally:
-        batch.dispose()
+        await batch.aclose()
         await db.dispose()
 
 
@@ -134,7 +136,7 @@ async def test_sqlite_write_waits_for_another_writer_off_the_event_loop(tmp_path
     finally:
         release.set()
         holder.join()
-        batch.dispose()
+        await batch.aclose()
         await db.dispose()
 
 
@@ -155,5 +157,26 @@ async def test_a_job_that_raises_leaves_nothing_behind(database_url: str) -> Non
         assert await batch.run(insert("after")) == 1
         assert await count(db) == 1
     finally:
-        batch.dispose()
+        await batch.aclose()
         await db.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs GOOSUKE_TEST_POSTGRES_URL (set by .ci/run)")
+async def test_postgresql_batches_survive_a_dropped_connection() -> None:
+    async with postgres_database() as url:
+        db = Database(url)
+        await db.migrate()
+        batch = GroupCommit(db, asyncio.Lock())
+        try:
+            await batch.run(insert("before"))
+            pid = await batch.run(lambda conn: conn.execute(text("SELECT pg_backend_pid()")).scalar())
+            admin = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+            try:  # the server drops the batches' connection (a restart, a failover, an idle timeout)
+                assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            finally:
+                await admin.close()
+            assert await batch.run(insert("after")) == 1
+            assert await count(db) == 2
+        finally:
+            await batch.aclose()
+            await db.dispose()

@@ -11,7 +11,7 @@ beforehand), and jobs run
   When another connection holds the lock, the job runs instead in a worker thread that waits for it
   the usual way, so the loop never blocks on a lock. That connection does not checkpoint the WAL
   (an fsync); :meth:`GroupCommit.checkpoint` does, in a worker thread, from the engine's housekeeping.
-- PostgreSQL: through ``AsyncConnection.run_sync`` on a pooled asyncpg connection.
+- PostgreSQL: through ``AsyncConnection.run_sync`` on an asyncpg connection kept for the batches.
 
 Writes waiting for their turn share one transaction (group commit). A job's caller returns only
 after the commit, so "the row exists before work starts" still holds. A batch that fails is retried
@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 if TYPE_CHECKING:
     from hub.db.database import Database
@@ -52,7 +53,8 @@ def _busy(exc: OperationalError) -> bool:
 
 
 class GroupCommit:
-    """Run write jobs in shared transactions, and reads, the short way. ``turn`` orders the batches; on
+    """Run write jobs in shared transactions, and reads, the short way. ``turn`` must be a lock (one batch
+    at a time: a caller that finds its job done relies on the batch before having committed it); on
     SQLite pass the lock the process's other writers of that file take too."""
 
     def __init__(self, db: Database, turn: asyncio.Lock) -> None:
@@ -61,7 +63,8 @@ class GroupCommit:
         self._pending: list[_Slot[Any]] = []
         self._worker = anyio.CapacityLimiter(1)
         self._on_loop: Engine | None = None
-        self._conn: Connection | None = None
+        self._conn: Connection | None = None  # SQLite: the loop's own connection
+        self._held: AsyncConnection | None = None  # PostgreSQL: the batches' connection
         self._waiting: Engine | None = None
         if db.kind == "sqlite":
             from hub.db.database import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
@@ -133,8 +136,7 @@ class GroupCommit:
 
     async def _transaction(self, fn: Callable[[Connection], T]) -> T:
         if self._on_loop is None:
-            async with self.db.engine.begin() as conn:
-                return await conn.run_sync(fn)
+            return await self._server_transaction(fn)
         conn = self._loop_connection()
         try:
             with conn.begin():
@@ -144,6 +146,20 @@ class GroupCommit:
                 raise
         assert self._waiting is not None
         return await anyio.to_thread.run_sync(_transaction, self._waiting, fn, limiter=self._worker)
+
+    async def _server_transaction(self, fn: Callable[[Connection], T]) -> T:
+        """PostgreSQL: on a connection kept for the batches (no pool checkout and pre-ping per batch); a
+        connection found broken is replaced once and the transaction run again."""
+        for attempt in (1, 2):
+            if self._held is None or self._held.closed or self._held.invalidated:
+                self._held = await self.db.engine.connect()
+            try:
+                async with self._held.begin():
+                    return await self._held.run_sync(fn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def _loop_connection(self) -> Connection:
         """The event loop's own connection, kept open (no pool checkout and reset per statement)."""
@@ -157,7 +173,12 @@ class GroupCommit:
         if self._waiting is not None:
             await anyio.to_thread.run_sync(_checkpoint, self._waiting, limiter=self._worker)
 
-    def dispose(self) -> None:
+    async def aclose(self) -> None:
+        """Close the connections and engines this object holds."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            with anyio.CancelScope(shield=True):
+                await held.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None

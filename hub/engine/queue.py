@@ -70,7 +70,7 @@ class Queue:
     async def close(self) -> None:
         if self._batch is not None:
             batch, self._batch = self._batch, None
-            batch.dispose()
+            await batch.aclose()
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with anyio.CancelScope(shield=True):
