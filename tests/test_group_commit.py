@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from hub.db import Database
 from hub.db.batch import GroupCommit
 from hub.db.models import Execution, new_id, utcnow
+from hub.engine.records import row_values
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from tests.conftest import POSTGRES_URL, postgres_database
 
@@ -24,30 +25,25 @@ pytestmark = pytest.mark.anyio
 
 
 def values(execution_id: str) -> dict[str, object]:
-    row = Execution(
-        id=execution_id,
-        template_name="t",
-        template_version=1,
-        agent="command",
-        status="queued",
-        trigger_kind="api",
-        trigger_actor="test",
-        run_role="operator",
-        params={"n": 1},
-        prompt="p",
-        extensions=[],
-        agent_settings={},
-        timeout_seconds=5.0,
-        attempt=1,
-        max_retries=0,
-        queued_at=utcnow(),
-        cancel_requested=False,
-        output_truncated=False,
-        log_lines=0,
-        log_bytes=0,
-        log_truncated=False,
+    """Every column of a new execution row, as the engine writes it."""
+    return row_values(
+        Execution(
+            id=execution_id,
+            template_name="t",
+            template_version=1,
+            agent="command",
+            status="queued",
+            trigger_kind="api",
+            trigger_actor="test",
+            run_role="operator",
+            params={"n": 1},
+            prompt="p",
+            extensions=[],
+            agent_settings={},
+            timeout_seconds=5.0,
+            queued_at=utcnow(),
+        )
     )
-    return {c.key: getattr(row, c.key) for c in Execution.__table__.columns}
 
 
 def insert(execution_id: str):
