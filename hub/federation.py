@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +37,14 @@ from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 
+from hub import federation_listing as listing
 from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
+from hub.extension_check import CheckReport, check_extension
 from hub.extension_store import ExtensionRecord, ExtensionStore
+from hub.federation_listing import SEP, URI_PREFIX
 from hub.principal import Principal
-from hub.upstream import Upstream, describe, discover, open_client, stderr_tail
+from hub.upstream import Upstream
+from hub.upstream_client import describe, discover
 from hub.vault import Vault
 
 if TYPE_CHECKING:
@@ -48,29 +52,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("goosuke.federation")
 
-SEP = "__"
-URI_PREFIX = "goosuke-ext://"
-MAX_NAME = 128  # MCP tool names are at most 128 characters
 # An upstream that answers 404 to our Mcp-Session-Id: the SDK's client reports it as INVALID_REQUEST,
 # "Session terminated" (no body) or the server's own error ("Session not found" from the Python SDK).
 SESSION_LOST = ("session terminated", "session not found")
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckReport:
-    ok: bool
-    key: str
-    type: str
-    server: dict[str, Any] | None
-    protocol_version: str | None
-    tools: list[str]
-    resources: int
-    resource_templates: int
-    prompts: int
-    start_ms: float | None
-    list_ms: float | None
-    error: str | None
-    stderr: str | None
 
 
 class Federation:
@@ -201,9 +185,9 @@ class Federation:
 
     async def _rediscover(self, key: str) -> None:
         upstream = self.upstreams.get(key)
-        if upstream is not None and upstream.client is not None:
+        if upstream is not None and upstream.connection is not None:
             try:
-                await self.discovered(key, await discover(upstream.client))
+                await self.discovered(key, await discover(upstream.connection.client))
             except Exception as exc:
                 logger.warning("Extension %r: re-listing after a change failed: %s", key, describe(exc))
 
@@ -249,8 +233,7 @@ class Federation:
         return name not in self.app.registry.tools and self.route(name) is not None
 
     def _allowed_tool(self, record: ExtensionRecord, tool: str) -> bool:
-        available = record.config.available_tools
-        return not available or tool in available
+        return listing.allowed_tool(record, tool)
 
     def tool_input_schema(self, name: str) -> dict[str, Any] | None:
         found = self.route(name)
@@ -261,58 +244,23 @@ class Federation:
                 return tool.get("inputSchema")
         return None
 
-    # -- listing ----------------------------------------------------------------------------------
-
-    def _meta(self, record: ExtensionRecord, meta: dict[str, Any] | None) -> dict[str, Any]:
-        return {**(meta or {}), "goosuke/role": record.role.value, "goosuke/extension": record.key}
+    # -- listing (the names and shapes: hub/federation_listing.py) -----------------------------------
 
     async def list_tools(self) -> list[MCPTool]:
         await self.refresh()
-        tools: list[MCPTool] = []
-        taken = set(self.app.registry.tools)
         for record in self._active():
             if record.discovered is None:
                 self._discover_soon(record)
-                continue
-            for tool in record.discovered.get("tools", []):
-                name = f"{record.key}{SEP}{tool['name']}"
-                if len(name) > MAX_NAME or name in taken or not self._allowed_tool(record, tool["name"]):
-                    continue
-                taken.add(name)
-                data = {**tool, "name": name, "_meta": self._meta(record, tool.get("_meta"))}
-                if data.get("title") is None and data.get("annotations", {}).get("title") is None:
-                    data["title"] = f"{tool['name']} ({record.name})"
-                tools.append(MCPTool.model_validate(data))
-        return tools
+        return listing.tools(self._active(), set(self.app.registry.tools))
 
     async def list_resources(self) -> list[MCPResource]:
-        out: list[MCPResource] = []
-        for record in self._active():
-            for resource in (record.discovered or {}).get("resources", []):
-                data = {**resource, "uri": f"{URI_PREFIX}{record.key}/{resource['uri']}"}
-                data["name"] = f"{record.key}{SEP}{resource.get('name', '')}"
-                data["_meta"] = self._meta(record, resource.get("_meta"))
-                out.append(MCPResource.model_validate(data))
-        return out
+        return listing.resources(self._active())
 
     async def list_resource_templates(self) -> list[MCPResourceTemplate]:
-        out: list[MCPResourceTemplate] = []
-        for record in self._active():
-            for template in (record.discovered or {}).get("resource_templates", []):
-                data = {**template, "uriTemplate": f"{URI_PREFIX}{record.key}/{template['uriTemplate']}"}
-                data["name"] = f"{record.key}{SEP}{template.get('name', '')}"
-                data["_meta"] = self._meta(record, template.get("_meta"))
-                out.append(MCPResourceTemplate.model_validate(data))
-        return out
+        return listing.resource_templates(self._active())
 
     async def list_prompts(self) -> list[MCPPrompt]:
-        out: list[MCPPrompt] = []
-        for record in self._active():
-            for prompt in (record.discovered or {}).get("prompts", []):
-                data = {**prompt, "name": f"{record.key}{SEP}{prompt['name']}"}
-                data["_meta"] = self._meta(record, prompt.get("_meta"))
-                out.append(MCPPrompt.model_validate(data))
-        return out
+        return listing.prompts(self._active())
 
     # -- calling ----------------------------------------------------------------------------------
 
@@ -329,16 +277,16 @@ class Federation:
         upstream = self.upstream(record)
         timeout = record.timeout
         for attempt in (1, 2):
-            client = await upstream.session(min(timeout, self.settings.extension_start_timeout))
+            connection = await upstream.session(min(timeout, self.settings.extension_start_timeout))
             upstream.inflight += 1
             try:
-                return await send(client)
+                return await send(connection)
             except MCPError as exc:
                 code, message = exc.error.code, self.vault.scrub(exc.error.message)
                 lost = code == INVALID_REQUEST and any(s in message.lower() for s in SESSION_LOST)
                 if lost and record.type != "stdio" and attempt == 1:
                     logger.info("Extension %r lost our session (HTTP 404); re-initialising", record.key)
-                    upstream.reconnect()
+                    upstream.reconnect(connection)
                     await anyio.lowlevel.checkpoint()
                     continue
                 if code == CONNECTION_CLOSED:
@@ -355,7 +303,7 @@ class Federation:
             except GoosukeError:
                 raise
             except Exception as exc:
-                upstream.reconnect()
+                upstream.reconnect(connection)
                 raise ToolError(
                     f"Extension {record.key!r} failed during {what}: {self.vault.scrub(describe(exc))}. "
                     "The hub reconnects; try again."
@@ -379,7 +327,7 @@ class Federation:
             result = await self._request(
                 record,
                 f"tools/call {tool!r}",
-                lambda c: c.session.call_tool(tool, arguments, read_timeout_seconds=record.timeout),
+                lambda c: c.call_tool(tool, arguments, record.timeout),
             )
             outcome = "ok"
             return self._scrub_result(result)
@@ -415,7 +363,7 @@ class Federation:
         record, original = found
         self._check_role(record, principal)
         result = await self._request(
-            record, f"resources/read {original!r}", lambda c: c.session.read_resource(original)
+            record, f"resources/read {original!r}", lambda c: c.client.session.read_resource(original)
         )
         contents: list[ReadResourceContents] = []
         for item in result.contents:
@@ -432,7 +380,7 @@ class Federation:
         record, prompt = found
         self._check_role(record, principal)
         result = await self._request(
-            record, f"prompts/get {prompt!r}", lambda c: c.session.get_prompt(prompt, arguments or None)
+            record, f"prompts/get {prompt!r}", lambda c: c.client.session.get_prompt(prompt, arguments or None)
         )
         return self._scrub_result(result)  # type: ignore[no-any-return]
 
@@ -440,42 +388,10 @@ class Federation:
 
     async def check(self, record: ExtensionRecord) -> CheckReport:
         """Start (or connect to) the extension on a connection of its own, list what it offers, stop it."""
-        if not record.federated:
-            return CheckReport(
-                False, record.key, record.type, None, None, [], 0, 0, 0, None, None,
-                f"A {record.type} extension runs inside Goose; the hub cannot start it.", None,
-            )  # fmt: skip
-        log_path = self.log_dir / f"{record.key}.check.stderr.log"
-        started = time.perf_counter()
-        start_ms = list_ms = None
-        try:
-            env = await self.launch_env(record)
-            timeout = min(self.settings.extension_start_timeout, record.timeout)
-            with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
-                async with AsyncExitStack() as stack:
-                    client = await open_client(
-                        stack, record, env, self.settings.child_environment, log_path, anyio.Event()
-                    )
-                    start_ms = (time.perf_counter() - started) * 1000
-                    listed = time.perf_counter()
-                    found = await discover(client)
-                    list_ms = (time.perf_counter() - listed) * 1000
-            if deadline.cancelled_caught:
-                raise TimeoutError
-            if record.enabled:
-                await self.discovered(record.key, found)
-            names = [t["name"] for t in found["tools"]]
-            return CheckReport(
-                True, record.key, record.type, found["server"], found["protocol_version"], names,
-                len(found["resources"]), len(found["resource_templates"]), len(found["prompts"]),
-                start_ms, list_ms, None, None,
-            )  # fmt: skip
-        except Exception as exc:
-            error = self.vault.scrub(exc.message if isinstance(exc, GoosukeError) else describe(exc))
-            tail = self.vault.scrub(stderr_tail(log_path)) if record.type == "stdio" else ""
-            return CheckReport(
-                False, record.key, record.type, None, None, [], 0, 0, 0, start_ms, list_ms, error, tail or None
-            )
+        report, found = await check_extension(record, self.launch_env, self.settings, self.log_dir, self.vault.scrub)
+        if found is not None and record.enabled:
+            await self.discovered(record.key, found)
+        return report
 
     def status(self, key: str) -> dict[str, Any]:
         upstream = self.upstreams.get(key)

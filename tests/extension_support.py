@@ -47,11 +47,15 @@ def stdio_test_server(name: str = "Test Server", *flags: str, **fields: Any) -> 
 
 
 @contextmanager
-def http_test_server(port: int, *, json_response: bool = False) -> Iterator[subprocess.Popen[str]]:
+def http_test_server(
+    port: int, *, json_response: bool = False, resumable: bool = False
+) -> Iterator[subprocess.Popen[str]]:
     """tests/servers/http_server.py on 127.0.0.1:port, until the block ends."""
     args = [PYTHON, "-m", "tests.servers.http_server", "--port", str(port)]
     if json_response:
         args.append("--json")
+    if resumable:
+        args.append("--resumable")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOOSUKE_")}
     proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
