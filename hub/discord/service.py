@@ -149,6 +149,7 @@ class DiscordService:
         self.scopes = Scopes(app.db, app.settings)
         self.state = "off"
         self.detail = "no bot token configured (GOOSUKE_DISCORD_TOKEN or GOOSUKE_DISCORD_TOKEN_SECRET)"
+        self.last_failure: str | None = None
         self.since = datetime.now(UTC)
         self.reconnects = 0
         self.user: discord.ClientUser | None = None
@@ -175,6 +176,8 @@ class DiscordService:
     def status(self) -> dict[str, Any]:
         """For ``hub_info`` and ``/readyz``: the state, why, and since when."""
         out: dict[str, Any] = {"state": self.state, "detail": self.detail, "since": self.since.isoformat()}
+        if self.last_failure is not None and self.state not in ("unavailable", "failed"):
+            out["last_failure"] = self.last_failure
         if self.state != "off":
             out["reconnects"] = self.reconnects
             out["waiting_calls"] = self.waiting
@@ -189,6 +192,10 @@ class DiscordService:
             log = logger.warning if state in ("unavailable", "failed") else logger.info
             log("Discord %s: %s", state, detail)
         self.state, self.detail, self.since = state, detail, datetime.now(UTC)
+        if state in ("unavailable", "failed"):
+            self.last_failure = detail  # kept while it retries: a call in between still learns why
+        elif state == "ready":
+            self.last_failure = None
         self._changed.set()
         self._changed = anyio.Event()
 
@@ -230,9 +237,11 @@ class DiscordService:
         finally:
             self.waiting -= 1
         if self._usable is None:
+            failed = self.state in ("unavailable", "failed") or self.last_failure is None
+            why = "" if failed else f" The last attempt failed: {self.last_failure}"
             raise ToolError(
                 f"Discord is not connected ({self.state}: {self.detail}); waited {limit:g} s for the bot. "
-                "hub_info shows the connection state; the hub keeps retrying."
+                f"hub_info shows the connection state; the hub keeps retrying.{why}"
             )
         return self._usable
 
