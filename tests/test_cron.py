@@ -17,10 +17,20 @@ def oracle(schedule: CronSchedule, start: datetime, minutes: int) -> list[dateti
     zone = schedule.zone
     end = start + timedelta(minutes=minutes)
     expected: set[datetime] = set()
+    fields = schedule.expression.split()
+    # croniter.match is the judge; the minute field only skips minutes it could never accept (speed)
+    minute_field = croniter(schedule.expression).expanded[0] if len(fields) == 5 else ["*"]
+    wanted_minutes = None if "*" in minute_field else set(minute_field)
+
+    def matches(moment: datetime) -> bool:
+        if wanted_minutes is not None and moment.minute not in wanted_minutes:
+            return False
+        return bool(croniter.match(schedule.expression, moment))
+
     if schedule.interval_like:
         t = start + timedelta(minutes=1)
         while t <= end:
-            if croniter.match(schedule.expression, t.astimezone(zone)):
+            if matches(t.astimezone(zone)):
                 expected.add(t)
             t += timedelta(minutes=1)
     else:  # walk wall-clock minutes: repeated times count once, times in a gap move to the gap's end
@@ -28,7 +38,7 @@ def oracle(schedule: CronSchedule, start: datetime, minutes: int) -> list[dateti
         last = end.astimezone(zone).replace(tzinfo=None) + timedelta(hours=3)
         while naive <= last:
             naive += timedelta(minutes=1)
-            if not croniter.match(schedule.expression, naive):
+            if not matches(naive):
                 continue
             aware = naive.replace(tzinfo=zone, fold=0)
             instant = aware.astimezone(UTC)

@@ -8,9 +8,10 @@ beforehand), and jobs run
 
 - SQLite: on a connection of the event loop's own thread that never waits for the file lock
   (``busy_timeout=0``): a small write to a WAL database takes tens of microseconds, less than one hop.
-  When another connection holds the lock, the job runs instead in a worker thread that waits for it
-  the usual way, so the loop never blocks on a lock. That connection does not checkpoint the WAL
-  (an fsync); :meth:`GroupCommit.checkpoint` does, in a worker thread, from the engine's housekeeping.
+  When another connection holds the lock, the job is tried again after short sleeps of the loop
+  (0.5 ms, doubling up to 10 ms; SQLite's own busy handler sleeps up to 100 ms), so the loop never
+  blocks on a lock and the job goes as soon as the lock is free. That connection does not checkpoint
+  the WAL (an fsync); :meth:`GroupCommit.checkpoint` does, in a worker thread, from the housekeeping.
 - PostgreSQL: through ``AsyncConnection.run_sync`` on an asyncpg connection kept for the batches.
 
 Writes waiting for their turn share one transaction (group commit). A job's caller returns only
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 Job = Callable[[Connection], T]
 SQLITE_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+BUSY_FIRST_WAIT = 0.0005  # seconds before the first retry when another connection holds SQLite's lock
+BUSY_MAX_WAIT = 0.01  # longest sleep between retries (SQLite's own busy handler sleeps up to 100 ms)
 
 
 @dataclass
@@ -63,21 +66,24 @@ class GroupCommit:
         self._pending: list[_Slot[Any]] = []
         self._worker = anyio.CapacityLimiter(1)
         self._on_loop: Engine | None = None
+        self._busy_timeout = 0.0
         self._conn: Connection | None = None  # SQLite: the loop's own connection
         self._held: AsyncConnection | None = None  # PostgreSQL: the batches' connection
-        self._waiting: Engine | None = None
+        self._checkpointer: Engine | None = None
         if db.kind == "sqlite":
             from hub.db.database import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
 
+            self._busy_timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
+
             url = db.url.replace("+aiosqlite", "")
             self._on_loop = create_engine(url, connect_args={"timeout": 0}, pool_size=1, max_overflow=0)
-            self._waiting = create_engine(
+            self._checkpointer = create_engine(
                 url,
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
                 pool_size=1,
                 max_overflow=0,
             )
-            event.listen(self._waiting, "connect", sqlite_pragmas)
+            event.listen(self._checkpointer, "connect", sqlite_pragmas)
             event.listen(self._on_loop, "connect", _never_wait)
 
     async def run(self, job: Job[T]) -> T:
@@ -99,17 +105,14 @@ class GroupCommit:
         if self._on_loop is None:
             async with self.db.engine.connect() as conn:
                 return await conn.run_sync(fn)
-        conn = self._loop_connection()
-        try:
+
+        def read_once(conn: Connection) -> T:
             try:
                 return fn(conn)
             finally:
                 conn.rollback()  # end the read transaction: a WAL reader holds its snapshot until then
-        except OperationalError as exc:  # a WAL reader is rarely refused; wait in a worker thread then
-            if not _busy(exc):
-                raise
-        assert self._waiting is not None
-        return await anyio.to_thread.run_sync(_read, self._waiting, fn, limiter=self._worker)
+
+        return await self._on_loop_checkpointer(read_once)
 
     async def _execute(self, batch: list[_Slot[Any]]) -> None:
         def run_all(conn: Connection) -> list[Any]:
@@ -137,15 +140,26 @@ class GroupCommit:
     async def _transaction(self, fn: Callable[[Connection], T]) -> T:
         if self._on_loop is None:
             return await self._server_transaction(fn)
-        conn = self._loop_connection()
-        try:
+
+        def transaction(conn: Connection) -> T:
             with conn.begin():
                 return fn(conn)
-        except OperationalError as exc:  # another connection writes: wait for it off the loop
-            if not _busy(exc):
-                raise
-        assert self._waiting is not None
-        return await anyio.to_thread.run_sync(_transaction, self._waiting, fn, limiter=self._worker)
+
+        return await self._on_loop_checkpointer(transaction)
+
+    async def _on_loop_checkpointer(self, fn: Callable[[Connection], T]) -> T:
+        """SQLite: run ``fn`` on the loop's connection; while another connection holds the lock, try again
+        after short sleeps of the loop (never a blocking wait), for up to the busy timeout."""
+        delay, waited = BUSY_FIRST_WAIT, 0.0
+        while True:
+            try:
+                return fn(self._loop_connection())
+            except OperationalError as exc:
+                if not _busy(exc) or waited >= self._busy_timeout:
+                    raise
+            await anyio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, BUSY_MAX_WAIT)
 
     async def _server_transaction(self, fn: Callable[[Connection], T]) -> T:
         """PostgreSQL: on a connection kept for the batches (no pool checkout and pre-ping per batch); a
@@ -170,8 +184,8 @@ class GroupCommit:
 
     async def checkpoint(self) -> None:
         """SQLite: move the WAL into the database file (in a worker thread: it fsyncs)."""
-        if self._waiting is not None:
-            await anyio.to_thread.run_sync(_checkpoint, self._waiting, limiter=self._worker)
+        if self._checkpointer is not None:
+            await anyio.to_thread.run_sync(_checkpoint, self._checkpointer, limiter=self._worker)
 
     async def aclose(self) -> None:
         """Close the connections and engines this object holds."""
@@ -182,7 +196,7 @@ class GroupCommit:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
-        for engine in (self._on_loop, self._waiting):
+        for engine in (self._on_loop, self._checkpointer):
             if engine is not None:
                 engine.dispose()
 
@@ -195,16 +209,6 @@ def _never_wait(dbapi_conn: Any, record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
-
-
-def _transaction(engine: Engine, fn: Callable[[Connection], T]) -> T:
-    with engine.begin() as conn:
-        return fn(conn)
-
-
-def _read(engine: Engine, fn: Callable[[Connection], T]) -> T:
-    with engine.connect() as conn:
-        return fn(conn)
 
 
 def _checkpoint(engine: Engine) -> None:
