@@ -352,10 +352,8 @@ def render(source: str, values: Mapping[str, Any], label: str = "prompt") -> str
 async def render_async(source: str, values: Mapping[str, Any], label: str = "prompt") -> str:
     """:func:`render` in a worker thread, so a heavy template never stalls the event loop (a text without
     Jinja syntax is its own rendering)."""
-    if is_plain(source):
-        if len(source) > MAX_RENDERED_CHARS:
-            raise InvalidArguments(f"The rendered {label} is longer than {MAX_RENDERED_CHARS} characters.")
-        return source
+    if is_plain(source):  # nothing that could run long: render here, without a worker thread
+        return render(source, values, label)
     with anyio.move_on_after(RENDER_TIMEOUT):
         return await anyio.to_thread.run_sync(render, source, dict(values), label, abandon_on_cancel=True)
     raise InvalidArguments(f"Rendering the {label} took longer than {RENDER_TIMEOUT:.0f} s; simplify its loops.")

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hub import Call, Role
-from hub.engine import Trigger
 from hub.errors import GoosukeError
 from hub.settings import Settings
 from tools._catalog import ServerJson
+from tools.executions import trigger_of
 
 TEMPLATE = "recommend-extensions"
 WAIT_SECONDS = 90.0  # the longest extension_recommend waits for the model before it answers offline
@@ -37,29 +37,25 @@ def endpoint_configured(settings: Settings) -> bool:
     return settings.openai_api_key is not None or settings.openai_base_url != DEFAULT_BASE_URL
 
 
-def wanted(call: Call, refine: bool | None) -> tuple[bool, str]:
-    """Whether to refine, and when not, why (``refine`` unset: when an endpoint is configured)."""
+def wanted(call: Call, refine: bool | None) -> tuple[bool, str | None]:
+    """Whether to refine, and when it was asked for (or left unset) but cannot be, why (``refine`` unset:
+    when an endpoint is configured)."""
     if refine is False:
-        return False, "refinement not asked for"
+        return False, None
     if refine is None and not endpoint_configured(call.app.settings):
         return False, "no OpenAI-compatible endpoint is configured (GOOSUKE_OPENAI_BASE_URL, GOOSUKE_OPENAI_API_KEY)"
     if not call.principal.role.allows(Role.operator):
         return False, "refining runs a template, which needs the operator role"
     if "engine" not in call.app.services:
         return False, "this hub has no engine to run the refinement"
-    return True, ""
+    return True, None
 
 
 async def refine(call: Call, task: str, entries: Sequence[ServerJson], limit: int) -> Refinement:
     """Ask the model, through the ``recommend-extensions`` template, which of ``entries`` the task needs."""
     engine = call.app.services["engine"]
     catalog = "\n".join(f"- {e.short_name}: {e.title or e.short_name}. {e.description}" for e in entries)
-    trigger = Trigger(
-        kind="mcp" if call.via == "mcp" else "api",
-        actor=call.principal.name,
-        ref="extension_recommend",
-        role=call.principal.role,
-    )
+    trigger = trigger_of(call, ref="extension_recommend")
     try:
         info = await engine.submit(
             TEMPLATE, {"task": task[:MAX_TASK_CHARS], "catalog": catalog, "limit": limit}, trigger=trigger

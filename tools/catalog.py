@@ -236,7 +236,7 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
             method = refined.note
         else:
             method = f"{offline}; not refined: {refined.note}"
-    elif args.refine is not False:
+    elif reason is not None:
         method = f"{offline}; not refined: {reason}"
     out = []
     for entry, score, why in ranked[: args.limit]:

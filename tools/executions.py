@@ -97,8 +97,11 @@ def engine_of(call: Call) -> Engine:
     return engine  # type: ignore[no-any-return]
 
 
-def trigger_of(call: Call) -> Trigger:
-    return Trigger(kind="mcp" if call.via == "mcp" else "api", actor=call.principal.name, role=call.principal.role)
+def trigger_of(call: Call, ref: str | None = None) -> Trigger:
+    """The trigger of a run a tool call starts: mcp or api, the caller, and their role."""
+    return Trigger(
+        kind="mcp" if call.via == "mcp" else "api", actor=call.principal.name, ref=ref, role=call.principal.role
+    )
 
 
 async def follow(call: Call, engine: Engine, info: ExecutionInfo, wait: float) -> ExecutionInfo:

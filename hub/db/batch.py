@@ -33,6 +33,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hub.db.database import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
+
 if TYPE_CHECKING:
     from hub.db.database import Database
 
@@ -71,8 +73,6 @@ class GroupCommit:
         self._held: AsyncConnection | None = None  # PostgreSQL: the batches' connection
         self._checkpointer: Engine | None = None
         if db.kind == "sqlite":
-            from hub.db.database import SQLITE_BUSY_TIMEOUT_MS, sqlite_pragmas
-
             self._busy_timeout = SQLITE_BUSY_TIMEOUT_MS / 1000
 
             url = db.url.replace("+aiosqlite", "")
@@ -112,7 +112,7 @@ class GroupCommit:
             finally:
                 conn.rollback()  # end the read transaction: a WAL reader holds its snapshot until then
 
-        return await self._on_loop_checkpointer(read_once)
+        return await self._run_on_loop(read_once)
 
     async def _execute(self, batch: list[_Slot[Any]]) -> None:
         def run_all(conn: Connection) -> list[Any]:
@@ -145,9 +145,9 @@ class GroupCommit:
             with conn.begin():
                 return fn(conn)
 
-        return await self._on_loop_checkpointer(transaction)
+        return await self._run_on_loop(transaction)
 
-    async def _on_loop_checkpointer(self, fn: Callable[[Connection], T]) -> T:
+    async def _run_on_loop(self, fn: Callable[[Connection], T]) -> T:
         """SQLite: run ``fn`` on the loop's connection; while another connection holds the lock, try again
         after short sleeps of the loop (never a blocking wait), for up to the busy timeout."""
         delay, waited = BUSY_FIRST_WAIT, 0.0
@@ -202,8 +202,6 @@ class GroupCommit:
 
 
 def _never_wait(dbapi_conn: Any, record: Any) -> None:
-    from hub.db.database import sqlite_pragmas
-
     sqlite_pragmas(dbapi_conn, record)
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA busy_timeout=0")

@@ -176,8 +176,8 @@ class DiscordService:
     def status(self) -> dict[str, Any]:
         """For ``hub_info`` and ``/readyz``: the state, why, and since when."""
         out: dict[str, Any] = {"state": self.state, "detail": self.detail, "since": self.since.isoformat()}
-        if self.last_failure is not None and self.state not in ("unavailable", "failed"):
-            out["last_failure"] = self.last_failure
+        if self.retrying_after is not None:
+            out["last_failure"] = self.retrying_after
         if self.state != "off":
             out["reconnects"] = self.reconnects
             out["waiting_calls"] = self.waiting
@@ -186,6 +186,11 @@ class DiscordService:
         if self._usable is not None:
             out["guilds"] = len(self._usable.guilds)
         return out
+
+    @property
+    def retrying_after(self) -> str | None:
+        """Why the last attempt failed, while the bot tries again (the state no longer says it)."""
+        return None if self.state in ("unavailable", "failed") else self.last_failure
 
     def _set(self, state: str, detail: str) -> None:
         if (state, detail) != (self.state, self.detail):
@@ -237,8 +242,7 @@ class DiscordService:
         finally:
             self.waiting -= 1
         if self._usable is None:
-            failed = self.state in ("unavailable", "failed") or self.last_failure is None
-            why = "" if failed else f" The last attempt failed: {self.last_failure}"
+            why = f" The last attempt failed: {self.retrying_after}" if self.retrying_after else ""
             raise ToolError(
                 f"Discord is not connected ({self.state}: {self.detail}); waited {limit:g} s for the bot. "
                 f"hub_info shows the connection state; the hub keeps retrying.{why}"

@@ -47,4 +47,6 @@ class Active:
         """Cancel the run (its process group is killed); ``reason`` becomes its final state."""
         if self.reason is None:
             self.reason, self.stopped_by = reason, by
+        if reason == "cancelled" and self.row is not None:  # the row says so too: keep the view in step
+            self.row.cancel_requested = True
         self.scope.cancel()

@@ -195,18 +195,16 @@ class Engine:
         values = row_values(row)
         try:
             await self.queue.commit(lambda conn: conn.execute(INSERT_EXECUTION, values).rowcount)
-        except IntegrityError:
+        except BaseException as exc:  # nothing was written: give back the slot and the attachment
             if start_now:
                 self.dispatcher.release()
             self._attachments.pop(row.id, None)
-            existing = await self.by_idempotency_key(idempotency_key) if idempotency_key else None
+            if not isinstance(exc, IntegrityError) or not idempotency_key:
+                raise
+            existing = await self.by_idempotency_key(idempotency_key)
             if existing is None:
                 raise
             return existing
-        except BaseException:
-            if start_now:
-                self.dispatcher.release()
-            raise
         if start_now:
             self.dispatcher.start_claimed(row)
         else:
@@ -328,8 +326,6 @@ class Engine:
                 await accounts.audit(session, actor, "execution.cancel", execution_id)
         active = self.active.get(execution_id)
         if active is not None:
-            if active.row is not None:
-                active.row.cancel_requested = True
             active.stop("cancelled", by=actor)
             with anyio.move_on_after(self.settings.execution_kill_grace + STOP_GRACE):
                 await active.done.wait()

@@ -152,8 +152,6 @@ class Dispatcher:
             for execution_id in ids:
                 active = self.engine.active.get(execution_id)
                 if active is not None and active.reason is None:
-                    if active.row is not None:
-                        active.row.cancel_requested = True
                     active.stop("cancelled", by="another hub")
 
     async def recover(self) -> list[str]:
