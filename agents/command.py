@@ -13,7 +13,7 @@ import json
 
 from hub import AgentRunError, InvalidArguments, Plugin
 from hub.engine import AgentResult, AgentRun, child_environment, run_process
-from hub.templating import TemplateDefinition
+from hub.templates.definition import TemplateDefinition
 
 plugin = Plugin("agent-command")
 

@@ -42,10 +42,10 @@ from hub.app import build_context, running
 from hub.context import AppContext
 from hub.db.models import Execution
 from hub.discord.service import intents
-from hub.engine import templates as store
 from hub.engine.records import aware
 from hub.settings import Settings
-from hub.templating import AgentSettings
+from hub.templates import store
+from hub.templates.definition import AgentSettings
 from tests.doubles.discord import DiscordDouble
 from tests.doubles.llm import LLMDouble, Say
 

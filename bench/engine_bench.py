@@ -35,10 +35,10 @@ from sqlalchemy import select
 from hub.app import build_context, running
 from hub.db.models import Execution
 from hub.engine import Engine, Trigger
-from hub.engine import templates as store
 from hub.engine.records import aware
 from hub.settings import Settings
-from hub.templating import AgentSettings, TemplateDefinition
+from hub.templates import store
+from hub.templates.definition import AgentSettings, TemplateDefinition
 
 RESULTS = Path(__file__).parent / "results" / "engine.md"
 TRIGGER = Trigger(kind="api", actor="bench")

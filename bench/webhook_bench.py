@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx2
 
-from hub.webhooks import sign_github
+from hub.triggers.webhooks import sign_github
 from tests.conftest import free_port
 from tests.processes import hub_env, serving
 

@@ -26,7 +26,7 @@ from hub.auth import AuthMiddleware, HubTokenVerifier, signing_key, write_privat
 from hub.context import AppContext
 from hub.db import Database
 from hub.event_store import MemoryEventStore
-from hub.extension_store import open_extension_services
+from hub.extensions.store import open_extension_services
 from hub.facade import Facade, problem
 from hub.metrics import Metrics
 from hub.middleware import BodyLimitMiddleware, MetricsMiddleware

@@ -46,7 +46,7 @@ from hub.principal import Principal
 from hub.registry import Call
 
 if TYPE_CHECKING:
-    from hub.federation import Federation
+    from hub.federation.service import Federation
 
 logger = logging.getLogger("goosuke.server")
 

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from hub import AppContext, Call, Plugin, Principal
 from hub.db.models import TaskTemplate
-from hub.engine import templates as store
-from hub.engine.templates import TemplateInfo
-from hub.templating import Parameter
+from hub.templates import store
+from hub.templates.definition import Parameter
+from hub.templates.store import TemplateInfo
 
 plugin = Plugin("template-resources")
 

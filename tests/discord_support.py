@@ -15,9 +15,9 @@ from starlette.responses import Response
 from hub.app import create_app
 from hub.context import AppContext
 from hub.discord import DiscordService
-from hub.engine import templates as store
 from hub.settings import Settings
-from hub.templating import AgentSettings
+from hub.templates import store
+from hub.templates.definition import AgentSettings
 from tests.conftest import LiveHub, serve
 from tests.doubles.discord import DiscordDouble
 from tests.doubles.llm import LLMDouble

@@ -12,10 +12,10 @@ import anyio
 from hub.app import build_context, running
 from hub.context import AppContext
 from hub.engine import Engine, ExecutionInfo, Trigger
-from hub.engine import templates as store
 from hub.engine.process import group_members
 from hub.settings import Settings
-from hub.templating import AgentSettings, Parameter, TemplateDefinition
+from hub.templates import store
+from hub.templates.definition import AgentSettings, Parameter, TemplateDefinition
 
 API = Trigger(kind="api", actor="test")
 PYTHON = sys.executable

@@ -15,11 +15,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hub.catalog import entries as _catalog
 from hub.settings import Settings
 from tests.conftest import free_port, serve
 from tests.doubles.llm import LLMDouble, Say
 from tests.extension_support import call, call_error, local_hub
-from tools import _catalog
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ WEATHER = {
 
 
 def test_every_shipped_entry_is_a_valid_server_json_and_the_list_is_complete() -> None:
-    folder = package_files.files("tools") / "catalog_data"
+    folder = package_files.files("hub.catalog") / "data"
     files = sorted(item.name for item in folder.iterdir() if item.name.endswith(".json"))
     entries = _catalog.shipped()
     assert len(entries) == len(files) >= len(REQUIRED)

@@ -9,7 +9,7 @@ import pytest
 from croniter import croniter
 
 from hub import InvalidArguments
-from hub.cron import CronSchedule, parse
+from hub.triggers.cron import CronSchedule, parse
 
 
 def oracle(schedule: CronSchedule, start: datetime, minutes: int) -> list[datetime]:

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from hub.db import Database
 from hub.db.models import DiscordRun
 from hub.discord import runs as run_module
-from hub.engine import templates as store
 from hub.settings import Settings
-from hub.templating import AgentSettings
+from hub.templates import store
+from hub.templates.definition import AgentSettings
 from tests.conftest import LiveHub
 from tests.discord_support import (
     GatedLLM,

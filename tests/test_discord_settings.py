@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from hub.context import AppContext
-from hub.engine import templates as store
 from hub.settings import Settings
-from hub.templating import AgentSettings, Parameter
+from hub.templates import store
+from hub.templates.definition import AgentSettings, Parameter
 from tests.conftest import LiveHub
 from tests.discord_support import World, bot_of, bot_ready, conversation, discord_hub, point_at
 from tests.doubles.discord import DiscordDouble

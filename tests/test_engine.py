@@ -14,11 +14,12 @@ from sqlalchemy import select
 from hub import accounts
 from hub.app import build_context, running
 from hub.db.models import ApiToken, Execution, ExecutionLogLine, new_id, utcnow
-from hub.engine import FINAL_STATES, Engine, Trigger, templates
+from hub.engine import FINAL_STATES, Engine, Trigger
 from hub.engine.queue import Queue
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.principal import Role
 from hub.settings import Settings
+from hub.templates import store as templates
 from tests.engine_support import (
     API,
     add_template,

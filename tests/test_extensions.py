@@ -12,8 +12,8 @@ from mcp.client.session import IncomingMessage
 from mcp_types import ServerNotification
 
 from hub.errors import InvalidArguments, NotFound
-from hub.extension_store import ExtensionStore
-from hub.extensions import config_hash, goose_fields, name_to_key, parse_config, substitute_env_vars
+from hub.extensions.schema import config_hash, goose_fields, name_to_key, parse_config, substitute_env_vars
+from hub.extensions.store import ExtensionStore
 from hub.settings import Settings
 from tests.extension_support import call, call_error, local_hub, stdio_test_server, wait_for
 

@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from hub.extension_processes import INSTANCE_VAR
-from hub.federation import Federation
+from hub.federation.processes import INSTANCE_VAR
+from hub.federation.service import Federation
 from hub.principal import Role
 from hub.settings import Settings
 from tests.conftest import LiveHub, free_port

@@ -12,7 +12,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from hub.federation import Federation
+from hub.federation.service import Federation
 from hub.settings import Settings
 from tests.conftest import free_port
 from tests.extension_support import call, call_error, http_test_server, local_hub, wait_for

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.db.models import ActionFiring, Execution
-from hub.scheduler import Scheduler
 from hub.settings import Settings
-from hub.templating import Parameter
+from hub.templates.definition import Parameter
+from hub.triggers.scheduler import Scheduler
 from tests.conftest import LiveHub
 from tests.engine_support import add_template, engine_of, hub_running, until
 from tests.test_cron import oracle
@@ -83,7 +83,7 @@ async def test_10000_simulated_minutes_across_dst_fire_exactly_the_expected_slot
             clock.now = min(end, clock.now + timedelta(seconds=rng.randint(20, 1190)))  # 0 to 2 slots per tick
             await scheduler.tick()
         for name, cron in (("daily", "30 2 * * *"), ("half-hourly", "*/30 * * * *")):
-            from hub.cron import parse
+            from hub.triggers.cron import parse
 
             expected = [s.isoformat() for s in oracle(parse(cron, "Europe/Berlin"), start, 10_000)]
             assert await _slots(app, name) == sorted(expected), name

@@ -15,13 +15,13 @@ from hypothesis import strategies as st
 from mcp import Client
 
 from hub.context import AppContext
-from hub.engine import templates as store
 from hub.errors import InvalidArguments
 from hub.settings import Settings
-from hub.templating import Parameter, TemplateDefinition, bind_values, check_definition, render
+from hub.templates import store
+from hub.templates.definition import Parameter, TemplateDefinition, bind_values, check_definition, render
+from hub.templates.library import library
 from tests.engine_support import hub_running
 from tests.tools import tool_path
-from tools.template_library import library
 
 pytestmark = pytest.mark.anyio
 

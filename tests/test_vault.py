@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from hub.db.models import AuditEvent, HubSetting, Secret
 from hub.settings import Settings
-from hub.vault import Vault
-from hub.vault_keys import generate_key, key_id, parse_keys
+from hub.vault.keys import generate_key, key_id, parse_keys
+from hub.vault.service import Vault
 from tests.extension_support import call, call_error, local_hub
 
 pytestmark = pytest.mark.anyio

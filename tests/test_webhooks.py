@@ -9,8 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
-from hub.templating import Parameter
-from hub.webhooks import sign_github, sign_hmac
+from hub.templates.definition import Parameter
+from hub.triggers.webhooks import sign_github, sign_hmac
 from tests.conftest import LiveHub
 from tests.engine_support import add_template
 

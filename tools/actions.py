@@ -8,10 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
-from hub.actions import Actions
 from hub.context import AppContext
 from hub.db.models import Action, ActionFiring
-from hub.scheduler import next_fire
+from hub.triggers.actions import Actions
+from hub.triggers.scheduler import next_fire
 
 plugin = Plugin("actions")
 

@@ -11,9 +11,11 @@ import httpx2
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.catalog import entries as _catalog
+from hub.catalog import ranking as _ranking
+from hub.catalog import refinement as _recommend
 from hub.errors import InvalidArguments, NotFound
-from hub.extensions import name_to_key, parse_config
-from tools import _catalog, _ranking, _recommend
+from hub.extensions.schema import name_to_key, parse_config
 from tools.extensions import ExtensionChanged, changed, store_of
 from tools.secrets import vault_of
 

@@ -22,8 +22,8 @@ from hub.context import AppContext
 from hub.discord import DiscordService, Emoji, Reactions, message_link, seed_default_reactions, split_message
 from hub.discord.text import Snowflake, embed_text, message_text, snowflake_time
 from hub.errors import InvalidArguments
+from hub.templates.library import seed_library
 from tools.actions import actions_of
-from tools.template_library import seed_library
 
 plugin = Plugin("discord")
 

@@ -20,7 +20,7 @@ from hub.context import AppContext
 from hub.db.models import Execution
 from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, Trigger, TriggerKind
 from hub.engine.records import aware
-from hub.templating import NAME_PATTERN
+from hub.templates.definition import NAME_PATTERN
 
 plugin = Plugin("executions")
 

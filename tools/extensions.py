@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 
 from hub import AppContext, Call, Plugin, Role
 from hub.errors import ConfigError
-from hub.extension_store import ExtensionRecord, ExtensionStore
-from hub.extensions import ExtensionConfig
-from hub.federation import SEP, CheckReport, Federation
+from hub.extensions.schema import ExtensionConfig
+from hub.extensions.store import ExtensionRecord, ExtensionStore
+from hub.federation.service import SEP, CheckReport, Federation
 
 plugin = Plugin("extensions")
 

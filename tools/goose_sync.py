@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub import AppContext, Call, Plugin, Role
 from hub.errors import ConfigError
-from hub.goose_config import GooseSync, render
+from hub.extensions.goose_sync import GooseSync, render
 
 plugin = Plugin("goose-sync")
 

@@ -17,7 +17,7 @@ from hub.accounts import audit
 from hub.db import Database
 from hub.db.models import HubSetting
 from hub.errors import ConfigError, InvalidArguments, NotFound
-from hub.vault import Vault
+from hub.vault.service import Vault
 
 plugin = Plugin("hub-settings")
 

@@ -17,10 +17,10 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from hub import Call, InvalidArguments, Plugin, Role
-from hub.engine import templates as store
-from hub.engine.templates import TemplateInfo
 from hub.errors import describe_validation_errors
-from hub.templating import NAME_PATTERN, TemplateDefinition
+from hub.templates import store
+from hub.templates.definition import NAME_PATTERN, TemplateDefinition
+from hub.templates.store import TemplateInfo
 from tools.templates import agents, notify, save_new
 
 plugin = Plugin("recipes")

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
 from hub.context import AppContext
-from hub.cron import parse
 from hub.db.models import new_id
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import ToolError
-from hub.scheduler import Scheduler
+from hub.triggers.cron import parse
+from hub.triggers.scheduler import Scheduler
 from tools.actions import FiringView, actions_of
 
 plugin = Plugin("schedules")

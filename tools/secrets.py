@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
 from hub.errors import ConfigError, NotFound
-from hub.vault import SecretInfo, Vault
+from hub.vault.service import SecretInfo, Vault
 
 plugin = Plugin("secrets")
 

@@ -12,9 +12,9 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
-from hub.engine import templates as store
-from hub.engine.templates import TemplateInfo, TemplateSummary
-from hub.templating import NAME_PATTERN, AgentSettings, Parameter, TemplateDefinition
+from hub.templates import store
+from hub.templates.definition import NAME_PATTERN, AgentSettings, Parameter, TemplateDefinition
+from hub.templates.store import TemplateInfo, TemplateSummary
 
 plugin = Plugin("templates")
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from hub import Call, Plugin, Role
 from hub.context import AppContext
-from hub.webhooks import Webhooks, check_pointers, check_rate, new_secret
+from hub.triggers.webhooks import Webhooks, check_pointers, check_rate, new_secret
 from tools.actions import FiringView, actions_of
 
 plugin = Plugin("webhooks")

@@ -15,9 +15,9 @@ import anyio
 from hub.db.models import Action, DiscordRun
 from hub.discord.failures import RunFailed, short
 from hub.discord.text import chunk_lines
-from hub.engine import templates
 from hub.engine.records import Trigger
 from hub.errors import GoosukeError
+from hub.templates import store as templates
 
 if TYPE_CHECKING:
     from hub.discord.runs import Runs

@@ -22,7 +22,6 @@ from typing import Any
 import discord
 from sqlalchemy.exc import IntegrityError
 
-from hub.actions import Actions
 from hub.db.models import Action, DiscordRun
 from hub.discord.failures import guarded
 from hub.discord.runs import Runs
@@ -30,6 +29,7 @@ from hub.discord.scopes import EffectiveConfig
 from hub.discord.service import DiscordService, Place
 from hub.discord.text import Emoji
 from hub.errors import Conflict, GoosukeError, NotFound
+from hub.triggers.actions import Actions
 
 logger = logging.getLogger("goosuke.discord")
 

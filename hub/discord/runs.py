@@ -18,7 +18,6 @@ import discord
 from discord.http import Route
 from sqlalchemy import select, update
 
-from hub.actions import Actions
 from hub.db.models import Action, DiscordRun, Execution, utcnow
 from hub.discord.condense import condense
 from hub.discord.failures import RunFailed, guarded, short
@@ -28,6 +27,7 @@ from hub.discord.service import TRANSIENT, DiscordService, Place
 from hub.discord.text import message_link, message_text, split_message
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import GoosukeError
+from hub.triggers.actions import Actions
 
 if TYPE_CHECKING:
     from hub.engine import Engine

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from hub.templating import AgentSettings, TemplateDefinition
+from hub.templates.definition import AgentSettings, TemplateDefinition
 
 if TYPE_CHECKING:
     from hub.context import AppContext

@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import accounts
 from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
-from hub.engine import templates
 from hub.engine.active import Active
 from hub.engine.agent import CallerBoundAgent, RunPreview
 from hub.engine.dispatch import Dispatcher
@@ -34,6 +33,7 @@ from hub.engine.runner import Runner
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
 from hub.errors import Conflict, NotFound
+from hub.templates import store as templates
 
 if TYPE_CHECKING:
     from hub.context import AppContext

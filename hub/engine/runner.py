@@ -32,7 +32,7 @@ from hub.engine.statements import (
 )
 from hub.errors import AgentRunError, GoosukeError
 from hub.principal import Role
-from hub.templating import AgentSettings
+from hub.templates.definition import AgentSettings
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

@@ -32,9 +32,9 @@ from hub.accounts import audit
 from hub.db import Database
 from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
-from hub.scrubbing import MIN_SCRUB_LENGTH, Scrubber
 from hub.settings import Settings
-from hub.vault_keys import GENERATE_HINT, KEY_FILE, key_id, load_keys, new_key, write_key_file
+from hub.vault.keys import GENERATE_HINT, KEY_FILE, key_id, load_keys, new_key, write_key_file
+from hub.vault.scrubbing import MIN_SCRUB_LENGTH, Scrubber
 
 logger = logging.getLogger("goosuke.vault")
 

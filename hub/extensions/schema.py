@@ -1,4 +1,4 @@
-"""Extensions in Goose's own schema (the store that keeps them is :mod:`hub.extension_store`).
+"""Extensions in Goose's own schema (the store that keeps them is :mod:`hub.extensions.store`).
 
 An extension is an MCP server that agents use. Its configuration is exactly what Goose writes under
 ``extensions:`` in its ``config.yaml`` (field names, types, defaults), keyed by Goose's

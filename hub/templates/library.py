@@ -13,8 +13,8 @@ from importlib import resources
 from ruamel.yaml import YAML
 
 from hub import AppContext, Plugin
-from hub.engine import templates as store
-from hub.templating import TemplateDefinition, check_definition
+from hub.templates import store
+from hub.templates.definition import TemplateDefinition, check_definition
 
 plugin = Plugin("template-library")
 logger = logging.getLogger("goosuke.templates")
@@ -23,7 +23,7 @@ logger = logging.getLogger("goosuke.templates")
 def library() -> list[TemplateDefinition]:
     """The library's definitions, checked against the recipe rules."""
     yaml = YAML(typ="safe")
-    folder = resources.files("tools").joinpath("library")
+    folder = resources.files("hub.templates").joinpath("library")
     definitions = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):

@@ -16,7 +16,7 @@ import httpx2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hub.errors import InvalidArguments, NotFound
-from hub.extensions import name_to_key
+from hub.extensions.schema import name_to_key
 
 SERVER_NAME = r"^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$"
 PUBLISHER_META = "io.modelcontextprotocol.registry/publisher-provided"
@@ -118,7 +118,7 @@ def parse_server(data: Any, source: str) -> ServerJson:
 @cache
 def shipped() -> tuple[ServerJson, ...]:
     """The catalog shipped with the hub (tools/catalog_data/*.json), sorted by name."""
-    folder = package_files.files("tools") / "catalog_data"
+    folder = package_files.files("hub.catalog") / "data"
     entries = [
         parse_server(json.loads(item.read_text()), f"catalog_data/{item.name}")
         for item in folder.iterdir()

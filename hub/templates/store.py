@@ -19,7 +19,14 @@ from hub.engine.agent import CheckingAgent, RunPreview
 from hub.engine.records import aware
 from hub.engine.statements import SELECT_TEMPLATE
 from hub.errors import Conflict, InvalidArguments, NotFound
-from hub.templating import AgentSettings, Parameter, TemplateDefinition, bind_values, check_definition, render_async
+from hub.templates.definition import (
+    AgentSettings,
+    Parameter,
+    TemplateDefinition,
+    bind_values,
+    check_definition,
+    render_async,
+)
 
 
 class TemplateInfo(TemplateDefinition):

@@ -1,5 +1,5 @@
 """Goose's ``config.yaml`` as a file: round-trip load and dump (comments, order and unknown keys kept),
-atomic writes with a backup, and the extension entries in it. The sync logic is in :mod:`hub.goose_config`."""
+atomic writes with a backup, and the extension entries in it. The sync logic is in :mod:`hub.extensions.goose_sync`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
 from hub.errors import GoosukeError, ToolError
-from hub.extensions import MODELS, config_hash, name_to_key, parse_config
+from hub.extensions.schema import MODELS, config_hash, name_to_key, parse_config
 
 
 def new_yaml() -> YAML:

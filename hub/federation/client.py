@@ -23,9 +23,9 @@ from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, Implementation, PaginatedRequestParams
 
 from hub import __version__
-from hub.extension_processes import INSTANCE_VAR, find_server_process, kill_session, private_log
-from hub.extension_store import ExtensionRecord
-from hub.extensions import substitute_env_vars
+from hub.extensions.schema import substitute_env_vars
+from hub.extensions.store import ExtensionRecord
+from hub.federation.processes import INSTANCE_VAR, find_server_process, kill_session, private_log
 
 logger = logging.getLogger("goosuke.federation")
 

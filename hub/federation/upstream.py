@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from hub.errors import GoosukeError, ToolError
-from hub.extension_store import ExtensionRecord
-from hub.upstream_client import Connection, describe, discover, open_client, stderr_tail
+from hub.extensions.store import ExtensionRecord
+from hub.federation.client import Connection, describe, discover, open_client, stderr_tail
 
 if TYPE_CHECKING:
-    from hub.federation import Federation
+    from hub.federation.service import Federation
 
 logger = logging.getLogger("goosuke.federation")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from tools._catalog import ServerJson
+from hub.catalog.entries import ServerJson
 
 STOPWORDS = frozenset(
     [

@@ -18,11 +18,11 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.models import Action, ActionFiring, Execution, utcnow
-from hub.engine import templates
 from hub.engine.agent import RunPreview
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
-from hub.templating import coerce
+from hub.templates import store as templates
+from hub.templates.definition import coerce
 
 if TYPE_CHECKING:
     from hub.context import AppContext

@@ -12,7 +12,7 @@ from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 
-from hub.extension_store import ExtensionRecord
+from hub.extensions.store import ExtensionRecord
 
 SEP = "__"
 URI_PREFIX = "goosuke-ext://"

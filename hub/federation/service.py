@@ -37,15 +37,15 @@ from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 
-from hub import federation_listing as listing
 from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
-from hub.extension_check import CheckReport, check_extension
-from hub.extension_store import ExtensionRecord, ExtensionStore
-from hub.federation_listing import SEP, URI_PREFIX
+from hub.extensions.store import ExtensionRecord, ExtensionStore
+from hub.federation import listing
+from hub.federation.check import CheckReport, check_extension
+from hub.federation.client import describe, discover
+from hub.federation.listing import SEP, URI_PREFIX
+from hub.federation.upstream import Upstream
 from hub.principal import Principal
-from hub.upstream import Upstream
-from hub.upstream_client import describe, discover
-from hub.vault import Vault
+from hub.vault.service import Vault
 
 if TYPE_CHECKING:
     from hub.context import AppContext

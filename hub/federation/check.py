@@ -13,9 +13,9 @@ from typing import Any
 import anyio
 
 from hub.errors import GoosukeError
-from hub.extension_store import ExtensionRecord
+from hub.extensions.store import ExtensionRecord
+from hub.federation.client import describe, discover, open_client, stderr_tail
 from hub.settings import Settings
-from hub.upstream_client import describe, discover, open_client, stderr_tail
 
 
 @dataclasses.dataclass(frozen=True)

@@ -33,11 +33,11 @@ from hub.accounts import audit
 from hub.db import Database
 from hub.db.models import GooseSyncEntry
 from hub.errors import Conflict, GoosukeError, ToolError
-from hub.extension_store import ExtensionRecord, ExtensionStore
-from hub.extensions import config_warnings, goose_fields
-from hub.goose_file import FileEntry, dump, file_entries, file_hash, load, new_yaml, set_entry, write_atomic
+from hub.extensions.goose_file import FileEntry, dump, file_entries, file_hash, load, new_yaml, set_entry, write_atomic
+from hub.extensions.schema import config_warnings, goose_fields
+from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.principal import Role
-from hub.vault import Vault
+from hub.vault.service import Vault
 
 logger = logging.getLogger("goosuke.goose")
 

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hub import Call, Role
+from hub.catalog.entries import ServerJson
 from hub.errors import GoosukeError
 from hub.settings import Settings
-from tools._catalog import ServerJson
 from tools.executions import trigger_of
 
 TEMPLATE = "recommend-extensions"

@@ -1,6 +1,6 @@
 """The extension store (``app.services["extensions"]``): rows in Goose's schema plus the hub's own
 role and discovery, lookups by name or key, and launch environments with ``env_keys`` resolved from the
-vault. The schema itself (models, ``name_to_key``, validation) is in :mod:`hub.extensions`."""
+vault. The schema itself (models, ``name_to_key``, validation) is in :mod:`hub.extensions.schema`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hub.accounts import audit
 from hub.db import Database
 from hub.db.models import Extension
 from hub.errors import Conflict, InvalidArguments, NotFound
-from hub.extensions import (
+from hub.extensions.schema import (
     DEFAULT_EXTENSION_TIMEOUT,
     FEDERATED_TYPES,
     config_hash,
@@ -25,8 +25,8 @@ from hub.extensions import (
     parse_config,
 )
 from hub.principal import Role
-from hub.scrubbing import install_log_scrubber
-from hub.vault import Vault
+from hub.vault.scrubbing import install_log_scrubber
+from hub.vault.service import Vault
 
 if TYPE_CHECKING:
     from hub.context import AppContext

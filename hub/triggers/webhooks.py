@@ -30,11 +30,11 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.actions import Actions
 from hub.db.models import Action
 from hub.engine.records import Trigger
 from hub.errors import AuthError, GoosukeError, InvalidArguments, PayloadTooLarge
 from hub.facade import problem
+from hub.triggers.actions import Actions
 
 if TYPE_CHECKING:
     from hub.context import AppContext

@@ -1,7 +1,7 @@
 """The scheduler: cron slots claimed in the database, so each slot fires exactly once across hubs.
 
 Each pass reads the enabled schedules whose ``next_fire_at`` has come, computes their slots since
-the action's cursor (``hub.cron``), and fires each through ``Actions.fire`` with the slot's UTC
+the action's cursor (``hub.triggers.cron``), and fires each through ``Actions.fire`` with the slot's UTC
 instant as the firing's unique key. Hubs that race for a slot collide on that key; the loser moves
 on. The clock is injectable, so tests simulate weeks in milliseconds.
 """
@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 import anyio
 from sqlalchemy import or_, select, update
 
-from hub.actions import Actions, aware
-from hub.cron import CronSchedule, parse
 from hub.db.models import Action
 from hub.engine.records import Trigger
+from hub.triggers.actions import Actions, aware
+from hub.triggers.cron import CronSchedule, parse
 
 if TYPE_CHECKING:
     from hub.context import AppContext
