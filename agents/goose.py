@@ -20,16 +20,16 @@ import json
 import re
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from hub import AgentRunError, AppContext, Plugin
 from hub.engine import AgentResult, AgentRun, Usage, child_environment, run_process, which
 from hub.engine.process import MAX_LINE
+from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, HUB_EXTENSION, hub_extension
+from hub.extensions.store import ExtensionStore
 
 plugin = Plugin("agent-goose")
 
-HUB_EXTENSION = "goosuke"
-EXTENSION_TIMEOUT = 300  # seconds Goose waits on one extension call (Goose's own default)
 # Goose's built-in extensions a template may name directly.
 GOOSE_BUILTINS = frozenset({"developer", "computercontroller", "memory", "tutorial", "autovisualiser", "chatrecall"})
 # How Goose words a failure it prints as an ordinary assistant message (exit status 0).
@@ -43,13 +43,6 @@ INSTALL_HINT = (
     "Install it (`npm install --prefix DIR @aaif/goose-binary-linux-x64@1.52.0`, or `bash .ci/tools.sh` in a "
     "checkout) and set GOOSUKE_GOOSE_BIN to the binary's path."
 )
-
-
-class GooseExtensionSource(Protocol):
-    """Provided under kind ``goose_extensions`` by the extensions domain: a template's extension names
-    become Goose recipe entries (plus the environment they need, e.g. secrets)."""
-
-    async def recipe_extension(self, app: AppContext, name: str) -> tuple[dict[str, Any], dict[str, str]] | None: ...
 
 
 def raw(text: str) -> str:
@@ -279,41 +272,32 @@ class GooseAgent:
 
     async def _extensions(self, run: AgentRun, env: dict[str, str]) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
-        sources = list(run.app.registry.provided("goose_extensions").values())
         for name in run.extensions:
             if name == HUB_EXTENSION:
                 access = await run.hub_access()
                 env["GOOSUKE_TOKEN"] = access.token
                 entries.append(hub_extension(access.url))
                 continue
-            for source in sources:
-                found = await source.recipe_extension(run.app, name)
-                if found is not None:
-                    entry, extra_env = found
-                    env.update(extra_env)
-                    entries.append(entry)
-                    break
-            else:
-                stored = await _stored_extension(run.app, name)
-                if stored is not None:
-                    entry, extra_env = stored
-                    env.update(extra_env)
-                    entries.append(entry)
-                    continue
-                if name not in GOOSE_BUILTINS:
-                    raise AgentRunError(
-                        f"The template needs the extension {name!r}, which this hub does not know. Add it to the "
-                        f"hub, use a Goose built-in ({', '.join(sorted(GOOSE_BUILTINS))}) or `goosuke`, or remove it "
-                        "from the template's extensions."
-                    )
-                entries.append({"type": "builtin", "name": name, "timeout": EXTENSION_TIMEOUT})
+            stored = await _stored_extension(run.app, name)
+            if stored is not None:
+                entry, extra_env = stored
+                env.update(extra_env)
+                entries.append(entry)
+                continue
+            if name not in GOOSE_BUILTINS:
+                raise AgentRunError(
+                    f"The template needs the extension {name!r}, which this hub does not know. Add it to the "
+                    f"hub, use a Goose built-in ({', '.join(sorted(GOOSE_BUILTINS))}) or `goosuke`, or remove it "
+                    "from the template's extensions."
+                )
+            entries.append({"type": "builtin", "name": name, "timeout": DEFAULT_EXTENSION_TIMEOUT})
         return entries
 
 
 async def _stored_extension(app: AppContext, name: str) -> tuple[dict[str, Any], dict[str, str]] | None:
-    """An extension from the hub's extension store (``app.services["extensions"]``) as a recipe entry,
-    with the environment its ``env_keys`` need (their values come from the vault)."""
-    store = app.services.get("extensions")
+    """An extension from the hub's :class:`ExtensionStore` as a recipe entry, with the environment its
+    ``env_keys`` need (their values come from the vault)."""
+    store = app.services.find(ExtensionStore)
     if store is None or await store.find(name) is None:
         return None
     config, env = await store.launch_spec(name)
@@ -321,18 +305,6 @@ async def _stored_extension(app: AppContext, name: str) -> tuple[dict[str, Any],
     entry.pop("enabled", None)
     inline = entry.get("envs") or {}
     return entry, {k: v for k, v in env.items() if k not in inline}
-
-
-def hub_extension(url: str) -> dict[str, Any]:
-    """The hub as a Goose ``streamable_http`` extension; the token comes from ``GOOSUKE_TOKEN``."""
-    return {
-        "type": "streamable_http",
-        "name": HUB_EXTENSION,
-        "uri": url,
-        "headers": {"Authorization": "Bearer ${GOOSUKE_TOKEN}"},
-        "env_keys": ["GOOSUKE_TOKEN"],
-        "timeout": EXTENSION_TIMEOUT,
-    }
 
 
 plugin.provide("agent", "goose", GooseAgent())

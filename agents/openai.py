@@ -4,7 +4,7 @@ Works with OpenAI, Ollama (``http://127.0.0.1:11434/v1``), vLLM, llama.cpp's ser
 Settings: ``GOOSUKE_OPENAI_BASE_URL``, ``GOOSUKE_OPENAI_MODEL``, ``GOOSUKE_OPENAI_API_KEY``; a
 template's ``agent_settings`` may set ``base_url``, ``model``, ``temperature``, ``max_tokens`` and
 ``api_key_secret`` (the name of a vault secret holding the key, looked up through
-``app.services["vault"]``). Tokens stream into the log line by line as they arrive.
+the :class:`~hub.vault.service.Vault`). Tokens stream into the log line by line as they arrive.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import httpx2
 from hub import AgentRunError, Plugin
 from hub.engine import AgentResult, AgentRun, Usage
 from hub.engine.process import MAX_LINE
+from hub.vault.service import Vault
 
 plugin = Plugin("agent-openai")
 
@@ -86,7 +87,7 @@ class OpenAIAgent:
     async def api_key(self, run: AgentRun) -> str | None:
         name = run.options.api_key_secret
         if name:
-            vault = run.app.services.get("vault")
+            vault = run.app.services.find(Vault)
             if vault is None:
                 raise AgentRunError(
                     f"The template names the secret {name!r} for its API key, but this hub has no secrets vault. "

@@ -41,6 +41,7 @@ from sqlalchemy import select
 from hub.app import build_context, running
 from hub.context import AppContext
 from hub.db.models import Execution
+from hub.discord import DiscordService
 from hub.discord.service import intents
 from hub.engine.records import aware
 from hub.settings import Settings
@@ -227,7 +228,7 @@ async def main(args: argparse.Namespace) -> str:
             )
             app = build_context(settings, transport="stdio")
             async with running(app):
-                service = app.services["discord"]
+                service = app.services.get(DiscordService)
                 await service.ready(timeout=30)
                 argv = [sys.executable, "-c", ANSWER]
                 await use_agent(app, "command", AgentSettings(argv=argv, timeout=60))

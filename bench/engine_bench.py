@@ -172,7 +172,7 @@ async def measure(args: argparse.Namespace, argv: list[str], tmp: str, url: str)
     )
     app = build_context(settings, transport="stdio")
     async with running(app):
-        engine: Engine = app.services["engine"]
+        engine: Engine = app.services.get(Engine)
         definition = TemplateDefinition(
             name="trivial",
             title="trivial",

@@ -26,13 +26,13 @@ from hub.auth import AuthMiddleware, HubTokenVerifier, signing_key, write_privat
 from hub.context import AppContext
 from hub.db import Database
 from hub.event_store import MemoryEventStore
-from hub.extensions.store import open_extension_services
 from hub.facade import Facade, problem
 from hub.metrics import Metrics
 from hub.middleware import BodyLimitMiddleware, MetricsMiddleware
 from hub.principal import ANONYMOUS_ADMIN, LOCAL_OWNER, Role
 from hub.registry import Registry, RouteSpec
 from hub.server import HubServer
+from hub.services import start_services
 from hub.settings import Settings
 
 logger = logging.getLogger("goosuke")
@@ -59,7 +59,7 @@ def build_context(settings: Settings, *, transport: str, registry: Registry | No
 
 @asynccontextmanager
 async def running(app: AppContext) -> AsyncIterator[AppContext]:
-    """Migrate, bootstrap, run the plugins' start-up hooks; undo it all on exit."""
+    """Migrate, bootstrap, start the services and run the plugins' start-up hooks; undo it all on exit."""
     async with AsyncExitStack() as stack:
         stack.push_async_callback(app.db.dispose)
         async with app.db.exclusive("startup"):  # replicas starting together: one migrates and bootstraps
@@ -67,7 +67,7 @@ async def running(app: AppContext) -> AsyncIterator[AppContext]:
                 await app.db.migrate()
             if app.verifier is not None:
                 await bootstrap_admin(app)
-        await open_extension_services(app)  # the vault and the extension store, before any plugin hook
+        await start_services(app.registry.services, app, stack)  # in the order of their needs
         for hook in app.registry.startup_hooks:
             result: Any = hook(app)
             if hasattr(result, "__aenter__"):
@@ -158,7 +158,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
             return problem(
                 503, "Not ready", f"Migrations are not current ({current} != {head}); run `goosuke migrate`."
             )
-        checks = {name: check() for name, check in app.services.get("ready_checks", {}).items()}
+        checks = app.services.readiness()
         return JSONResponse({"status": "ready", "database": app.db.kind, "migration": current, "checks": checks})
 
     async def authorization_server(request: Request) -> Response:

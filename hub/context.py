@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hub.db import Database
 from hub.metrics import Metrics
 from hub.registry import Registry
+from hub.services import Services
 from hub.settings import Settings
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class AppContext:
-    """Everything a tool may need. Domain services started by plugins go in ``services``."""
+    """Everything a tool may need. Domain services, started from the plugins' declarations, are in
+    ``services`` by type: ``app.services.get(Engine)``."""
 
     settings: Settings
     db: Database
@@ -28,4 +30,4 @@ class AppContext:
     verifier: HubTokenVerifier | None = None
     server: HubServer | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    services: dict[str, Any] = field(default_factory=dict)
+    services: Services = field(default_factory=Services)

@@ -8,41 +8,59 @@ A module (built-in or plugin) exposes ``plugin = Plugin("name")`` and declares o
 - start-up hooks: ``@plugin.on_startup`` on ``async def fn(app)`` (seed data, start services);
 - HTTP routes: ``@plugin.route("/hooks/{slug}", methods=["POST"], public=True)`` on
   ``async def fn(request, app) -> Response`` (``public`` routes skip the bearer check);
+- services: ``@plugin.service(Engine, needs=[Vault])`` on ``fn(app)`` returning the service (or an
+  awaitable of it, or an async context manager yielding it); see ``hub/services.py``;
 - providers: ``plugin.provide("agent", "goose", GooseAgent)``, a named object of a kind that a
   hub service looks up (agents for the engine, prompt sources for the MCP server, ...).
 
-``Registry.discover`` imports the built-in packages' modules and the modules named in
-``GOOSUKE_PLUGINS`` through the same door, so a plugin is as capable as a built-in.
+``Registry.discover`` loads the built-in plugins listed in :data:`DEFAULT_PLUGINS` (the domains'
+services) and in each built-in package's ``PLUGINS`` (tools, resources, agents), then the modules
+named in ``GOOSUKE_PLUGINS``, all through the same door, so a plugin is as capable as a built-in.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import re
 import time
 import typing
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from hub.errors import ConfigError, InvalidArguments, NotFound, PermissionDenied, describe_validation_errors
 from hub.principal import Principal, Role
+from hub.services import ServiceFactory, ServiceSpec
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
 
     from hub.context import AppContext
 
-# Packages whose modules are discovered and loaded like plugins (never imported by name).
+# The domains' service plugins, by module name (the kernel never imports a domain; Datasette's
+# DEFAULT_PLUGINS idea). Start-up order comes from the services' needs, not from this list.
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "hub.vault.plugin",
+    "hub.extensions.plugin",
+    "hub.federation.plugin",
+    "hub.templates.plugin",
+    "hub.engine.plugin",
+    "hub.triggers.plugin",
+    "hub.discord.plugin",
+)
+# Built-in surface packages: each lists its plugin modules in ``PLUGINS``.
 BUILTIN_PACKAGES: tuple[str, ...] = ("tools", "resources", "agents")
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 ToolFn = Callable[["Call", Any], Awaitable[BaseModel]]
+ToolFnT = TypeVar("ToolFnT", bound=ToolFn)
+ResourceFnT = TypeVar("ResourceFnT", bound="ResourceFn")
+FactoryT = TypeVar("FactoryT", bound=ServiceFactory)
 ResourceFn = Callable[..., Awaitable[BaseModel | str | bytes]]
 ServerHook = Callable[[Any], None]
 StartupHook = Callable[["AppContext"], AbstractAsyncContextManager[None] | Awaitable[None]]
@@ -147,6 +165,7 @@ class Plugin:
         self.startup_hooks: list[StartupHook] = []
         self.routes: list[RouteSpec] = []
         self.providers: list[tuple[str, str, Any]] = []
+        self.services: list[ServiceSpec] = []
 
     def tool(
         self,
@@ -156,12 +175,12 @@ class Plugin:
         title: str | None = None,
         read_only: bool = False,
         destructive: bool = False,
-    ) -> Callable[[ToolFn], ToolFn]:
+    ) -> Callable[[ToolFnT], ToolFnT]:
         """Declare a tool. Its docstring is the description clients show to the model."""
         if callable(name):
             raise ConfigError("Use @plugin.tool() with parentheses: the decorator was not called.")
 
-        def decorator(fn: ToolFn) -> ToolFn:
+        def decorator(fn: ToolFnT) -> ToolFnT:
             tool_name = name or fn.__name__
             if not TOOL_NAME.match(tool_name):
                 raise ConfigError(f"Tool name {tool_name!r} must be lowercase snake_case, at most 64 characters.")
@@ -191,10 +210,10 @@ class Plugin:
 
     def resource(
         self, uri: str, *, name: str | None = None, mime_type: str = "application/json", role: Role = Role.viewer
-    ) -> Callable[[ResourceFn], ResourceFn]:
+    ) -> Callable[[ResourceFnT], ResourceFnT]:
         """Declare a resource or resource template (``{var}`` in the URI become keyword arguments)."""
 
-        def decorator(fn: ResourceFn) -> ResourceFn:
+        def decorator(fn: ResourceFnT) -> ResourceFnT:
             description = inspect.cleandoc(fn.__doc__ or "")
             self.resources.append(ResourceSpec(uri, fn, name or fn.__name__, description, mime_type, role, self.name))
             return fn
@@ -222,6 +241,21 @@ class Plugin:
 
         return decorator
 
+    def service(self, kind: type[Any], *, needs: Iterable[type[Any]] = ()) -> Callable[[FactoryT], FactoryT]:
+        """Declare the service ``kind``, made by ``fn(app)`` once the services in ``needs`` run.
+
+        The factory returns the service, an awaitable of it, or an async context manager yielding
+        it (entered for the hub's lifetime). Look it up with ``app.services.get(kind)``.
+        """
+        if not isinstance(kind, type):
+            raise ConfigError("Use @plugin.service(ServiceClass, needs=[...]): the first argument must be a class.")
+
+        def decorator(fn: FactoryT) -> FactoryT:
+            self.services.append(ServiceSpec(kind, fn, tuple(needs), self.name))
+            return fn
+
+        return decorator
+
     def provide(self, kind: str, name: str, obj: Any) -> Any:
         """Offer ``obj`` as the ``name`` of ``kind`` (e.g. an agent backend); returns ``obj``."""
         self.providers.append((kind, name, obj))
@@ -236,21 +270,26 @@ class Registry:
     startup_hooks: list[StartupHook] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: list[ServiceSpec] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
     _loaded: list[Plugin] = field(default_factory=list, repr=False)
 
     @classmethod
     def discover(cls, extra_modules: Iterable[str] = ()) -> Registry:
-        """Load every module of the built-in packages, then the named plugin modules."""
+        """Load the built-in plugins, then the named plugin modules.
+
+        Raises:
+            ConfigError: a module cannot be loaded, a built-in package is not the hub's own, or the
+                declarations clash (see :meth:`add`).
+        """
         registry = cls()
-        for package in BUILTIN_PACKAGES:
-            for module in builtin_modules(package):
-                registry.load(module, required=False)
+        for module in (*DEFAULT_PLUGINS, *(m for package in BUILTIN_PACKAGES for m in builtin_modules(package))):
+            registry.load(module)
         for module in extra_modules:
             registry.load(module)
         return registry
 
-    def load(self, module_name: str, *, required: bool = True) -> None:
+    def load(self, module_name: str) -> None:
         """Import a module and add its ``plugin``.
 
         Raises:
@@ -264,8 +303,6 @@ class Registry:
                 "module is on the Python path."
             ) from exc
         plugin = getattr(module, "plugin", None)
-        if plugin is None and not required:
-            return
         if not isinstance(plugin, Plugin):
             raise ConfigError(f"Module {module_name!r} must define `plugin = Plugin(...)` to be loaded.")
         self.add(plugin)
@@ -285,6 +322,14 @@ class Registry:
         self.server_hooks.extend(plugin.server_hooks)
         self.startup_hooks.extend(plugin.startup_hooks)
         self.routes.extend(plugin.routes)
+        for service in plugin.services:
+            other = next((s for s in self.services if s.kind is service.kind), None)
+            if other is not None:
+                raise ConfigError(
+                    f"Service {service.kind.__name__} is declared by both plugin {other.plugin!r} and plugin "
+                    f"{plugin.name!r}; load only one of them."
+                )
+            self.services.append(service)
         for kind, name, obj in plugin.providers:
             named = self.providers.setdefault(kind, {})
             if name in named:
@@ -364,11 +409,28 @@ class Registry:
         return spec, value
 
 
-def builtin_modules(package: str) -> list[str]:
+HUB_ROOT = Path(__file__).resolve().parent.parent  # the folder that holds hub/, tools/, resources/, agents/
+
+
+def builtin_modules(package: str) -> tuple[str, ...]:
+    """The plugin modules a built-in package lists in ``PLUGINS``.
+
+    Raises:
+        ConfigError: the package that imports under that name is not the hub's own (a folder of
+            that name earlier on ``sys.path`` shadows it), or it lists no ``PLUGINS``.
+    """
+    expected = HUB_ROOT / package
     try:
         pkg = importlib.import_module(package)
-    except ImportError:
-        return []
-    return sorted(
-        f"{package}.{info.name}" for info in pkgutil.iter_modules(pkg.__path__) if not info.name.startswith("_")
-    )
+    except ImportError as exc:
+        raise ConfigError(f"Cannot import the built-in package {package!r} ({exc}); reinstall Goosuke.") from exc
+    found = [Path(p).resolve() for p in getattr(pkg, "__path__", [])]
+    modules = getattr(pkg, "PLUGINS", None)
+    if found != [expected] or not isinstance(modules, tuple):
+        where = ", ".join(str(p) for p in found) or getattr(pkg, "__file__", "?")
+        raise ConfigError(
+            f"The package {package!r} imported from {where} is not Goosuke's own (expected {expected}): a folder "
+            f"or module named {package!r} earlier on the Python path shadows the hub's. Rename it, or start "
+            "goosuke from another directory with a clean PYTHONPATH."
+        )
+    return modules

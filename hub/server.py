@@ -6,7 +6,7 @@ import contextlib
 import json
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.context import ServerRequestContext
@@ -25,7 +25,6 @@ from mcp_types import (
     INVALID_PARAMS,
     CallToolResult,
     EmptyResult,
-    GetPromptResult,
     InputRequiredResult,
     SetLevelRequestParams,
     SubscribeRequestParams,
@@ -43,10 +42,8 @@ from hub.auth import PRINCIPAL_SCOPE_KEY, principal_from_access_token
 from hub.context import AppContext
 from hub.errors import GoosukeError, NotFound
 from hub.principal import Principal
+from hub.protocols import CapabilitySource, PromptSource
 from hub.registry import Call
-
-if TYPE_CHECKING:
-    from hub.federation.service import Federation
 
 logger = logging.getLogger("goosuke.server")
 
@@ -55,18 +52,6 @@ INSTRUCTIONS = (
     "whoami for your role. Templates, executions, extensions, secrets, Discord and triggers are "
     "managed through tools whose names start with their domain."
 )
-
-
-class PromptSource(Protocol):
-    """A provider of kind ``prompts``: MCP prompts computed at request time (e.g. from templates)."""
-
-    async def list_prompts(self, app: AppContext) -> list[MCPPrompt]: ...
-
-    async def get_prompt(
-        self, app: AppContext, principal: Principal, name: str, arguments: dict[str, str]
-    ) -> GetPromptResult | None:
-        """The rendered prompt, or None when this source has no prompt of that name."""
-        ...
 
 
 class CountingBus(InMemorySubscriptionBus):
@@ -133,9 +118,14 @@ class HubServer(MCPServer[Any]):
             return principal_from_access_token(token)
         return self.default_principal
 
-    def _federation(self) -> Federation | None:
-        """Extensions' tools, resources and prompts (hub/federation.py), once its service runs."""
-        return self.app.services.get("federation")
+    def _sources(self) -> list[CapabilitySource]:
+        """Running services whose tools, resources and prompts are served beside the registry's."""
+        return self.app.services.implementing(CapabilitySource)
+
+    def _owner(self, name: str) -> CapabilitySource | None:
+        if name in self.app.registry.tools:
+            return None
+        return next((source for source in self._sources() if source.owns(name)), None)
 
     # -- tools -------------------------------------------------------------------------
 
@@ -153,26 +143,25 @@ class HubServer(MCPServer[Any]):
                     _meta={"goosuke/role": spec.role.value},
                 )
             )
-        federation = self._federation()
-        if federation is not None:
-            tools.extend(await federation.list_tools())
+        for source in self._sources():
+            tools.extend(await source.list_tools())
         return tools
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
         spec = self.app.registry.tools.get(name)
         if spec is not None:
             return spec.input_schema
-        federation = self._federation()
-        if federation is not None and federation.owns(name):
-            return federation.tool_input_schema(name)
+        source = self._owner(name)
+        if source is not None:
+            return source.tool_input_schema(name)
         return super()._tool_input_schema(name)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None) -> Any:
         registry = self.app.registry
         if name not in registry.tools:
-            federation = self._federation()
-            if federation is not None and federation.owns(name):
-                return await federation.call_tool(name, arguments, self.principal_of(context))
+            source = self._owner(name)
+            if source is not None:
+                return await source.call_tool(name, arguments, self.principal_of(context))
             if self._tool_manager.get_tool(name) is None:
                 raise MCPError(
                     code=INVALID_PARAMS,
@@ -205,9 +194,8 @@ class HubServer(MCPServer[Any]):
                 resources.append(
                     MCPResource(uri=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)
                 )
-        federation = self._federation()
-        if federation is not None:
-            resources.extend(await federation.list_resources())
+        for source in self._sources():
+            resources.extend(await source.list_resources())
         return resources
 
     async def list_resource_templates(self) -> list[MCPResourceTemplate]:
@@ -219,9 +207,8 @@ class HubServer(MCPServer[Any]):
                         uri_template=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type
                     )
                 )
-        federation = self._federation()
-        if federation is not None:
-            templates.extend(await federation.list_resource_templates())
+        for source in self._sources():
+            templates.extend(await source.list_resource_templates())
         return templates
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
@@ -229,10 +216,10 @@ class HubServer(MCPServer[Any]):
         try:
             registry.find_resource(str(uri))
         except NotFound:
-            federation = self._federation()
-            if federation is not None and federation.resolve_uri(str(uri)) is not None:
+            source = next((s for s in self._sources() if s.serves_uri(str(uri))), None)
+            if source is not None:
                 try:
-                    return await federation.read_resource(str(uri), self.principal_of(context))
+                    return await source.read_resource(str(uri), self.principal_of(context))
                 except NotFound as exc:
                     raise ResourceNotFoundError(exc.message) from None
                 except GoosukeError as exc:
@@ -256,9 +243,8 @@ class HubServer(MCPServer[Any]):
         prompts = await super().list_prompts()
         for source in self._prompt_sources():
             prompts.extend(await source.list_prompts(self.app))
-        federation = self._federation()
-        if federation is not None:
-            prompts.extend(await federation.list_prompts())
+        for source in self._sources():
+            prompts.extend(await source.list_prompts())
         return prompts
 
     async def get_prompt(
@@ -272,10 +258,10 @@ class HubServer(MCPServer[Any]):
                 raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
             if result is not None:
                 return result
-        federation = self._federation()
-        if federation is not None and federation.owns(name):
+        source = self._owner(name)
+        if source is not None:
             try:
-                found = await federation.get_prompt(name, dict(arguments or {}), principal)
+                found = await source.get_prompt(name, dict(arguments or {}), principal)
             except GoosukeError as exc:
                 raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
             if found is not None:

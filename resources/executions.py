@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from hub import Call, InvalidArguments, Plugin
-from hub.engine import ExecutionInfo, LogLine
+from hub import Call, Plugin
+from hub.engine import Engine, ExecutionInfo, LogLine
 
 plugin = Plugin("execution-resources")
 
@@ -20,9 +20,7 @@ class ExecutionResource(ExecutionInfo):
 @plugin.resource("goosuke://executions/{id}", name="execution")
 async def execution_resource(call: Call, id: str) -> ExecutionResource:
     """An execution: state, timings, output, usage, error and the tail of its log."""
-    engine = call.app.services.get("engine")
-    if engine is None:
-        raise InvalidArguments("The execution engine is not running in this process.")
+    engine = call.app.services.get(Engine)
     info = await engine.get(id)
     lines, _ = await engine.logs(id, tail=TAIL)
     return ExecutionResource(**info.model_dump(), log_tail=lines)

@@ -53,7 +53,7 @@ async def discord_hub(settings: Settings) -> AsyncIterator[LiveHub]:
 
 
 def bot_of(app: AppContext) -> DiscordService:
-    return app.services["discord"]  # type: ignore[no-any-return]
+    return app.services.get(DiscordService)
 
 
 async def bot_ready(app: AppContext, timeout: float = 10.0) -> DiscordService:

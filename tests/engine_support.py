@@ -30,7 +30,7 @@ async def hub_running(settings: Settings, transport: str = "stdio") -> AsyncIter
 
 
 def engine_of(app: AppContext) -> Engine:
-    return app.services["engine"]  # type: ignore[no-any-return]
+    return app.services.get(Engine)
 
 
 async def add_template(

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from hub.catalog import entries as _catalog
 from hub.settings import Settings
+from hub.vault.service import Vault
 from tests.conftest import free_port, serve
 from tests.doubles.llm import LLMDouble, Say
 from tests.extension_support import call, call_error, local_hub
@@ -98,7 +99,7 @@ async def test_search_and_install_from_the_shipped_catalog(settings: Settings) -
         view = installed["extension"]
         assert view["source"] == "catalog:io.github.modelcontextprotocol/server-github"
         assert view["config"]["cmd"] == "npx" and view["config"]["env_keys"] == ["GITHUB_PERSONAL_ACCESS_TOKEN"]
-        assert await app.services["vault"].get("GITHUB_PERSONAL_ACCESS_TOKEN") == token
+        assert await app.services.get(Vault).get("GITHUB_PERSONAL_ACCESS_TOKEN") == token
         assert "exists already" in await call_error(
             mcp, "extension_install", {"catalog_name": "github", "values": {}, "start": False}
         )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from hub.db import Database
 from hub.db.models import DiscordRun
 from hub.discord import runs as run_module
+from hub.engine import Engine
 from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings
@@ -55,7 +56,7 @@ async def reacted(discord: DiscordDouble, message: str, emoji: str) -> bool:
 async def runs(hub: LiveHub) -> list[dict[str, Any]]:
     async with hub.http(hub.admin_token) as http:
         response = await http.post("/api/tools/discord_reaction_runs", json={})
-    return response.json()["runs"]  # type: ignore[no-any-return]
+    return response.json()["runs"]
 
 
 async def test_a_429_and_a_500_while_posting_are_retried_and_the_summary_arrives(
@@ -157,7 +158,7 @@ async def test_a_summary_interrupted_by_a_hub_restart_is_finished_by_the_next_hu
         async with discord_hub(settings) as second:
             await until(lambda: reacted(discord, ids[-1], "✅"), 30, "the next hub to post the summary")
             [run] = await runs(second)
-            engine = second.context.services["engine"]
+            engine = second.context.services.get(Engine)
             execution = await engine.get(run["execution_id"])
         llm.gate.set()
     assert run["status"] == "posted"

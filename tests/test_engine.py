@@ -354,13 +354,13 @@ async def test_concurrent_claims_on_one_database_never_overlap(settings: Setting
         await add_template(app, "echo", argv=["true"])
     app = build_context(settings, transport="stdio")
     preview = await templates.prepare(app.db.read, "echo")
-    submitter: Engine = app.services["engine"]  # not running: only its submit is used
+    submitter = Engine(app)  # not running: only its submit is used
     for _ in range(80):
         await submitter.submit_preview(preview, trigger=API)
     queues = [Queue(app.db, new_id()) for _ in range(4)]
     claimed: dict[str, list[str]] = {q.worker_id: [] for q in queues}
     for queue in queues:
-        await queue.open()
+        await queue.start()
 
     async def drain(queue: Queue) -> None:
         while rows := await queue.claim(3):
@@ -381,7 +381,7 @@ async def test_a_live_hub_recovers_the_runs_of_a_dead_one_at_once(settings: Sett
     async with hub_running(settings) as app:
         engine = engine_of(app)
         dead = Queue(app.db, new_id())
-        await dead.open()
+        await dead.start()
         alive_row = await orphan(app, "nightly", dead.worker_id)
         assert await engine.recover() == []  # its engine still holds its lock: not ours to touch
         await dead.close()  # the other hub dies: its lock goes with its connection

@@ -15,6 +15,7 @@ from hub.errors import InvalidArguments, NotFound
 from hub.extensions.schema import config_hash, goose_fields, name_to_key, parse_config, substitute_env_vars
 from hub.extensions.store import ExtensionStore
 from hub.settings import Settings
+from hub.vault.service import Vault
 from tests.extension_support import call, call_error, local_hub, stdio_test_server, wait_for
 
 pytestmark = pytest.mark.anyio
@@ -186,7 +187,7 @@ async def test_hard_errors_and_warnings_about_plain_secrets_and_goose_only_types
 
 async def test_launch_spec_resolves_env_keys_from_the_vault_for_other_domains(settings: Settings) -> None:
     async with local_hub(settings) as (app, mcp):
-        store: ExtensionStore = app.services["extensions"]
+        store: ExtensionStore = app.services.get(ExtensionStore)
         entry = stdio_test_server("agent tool", envs={"MODE": "fast", "SHADOW": "inline"}, env_keys=["TOKEN", "SHADOW"])
         await call(mcp, "extension_add", {"extension": entry, "start": False})
         with pytest.raises(NotFound, match="TOKEN are not in the vault"):
@@ -195,7 +196,7 @@ async def test_launch_spec_resolves_env_keys_from_the_vault_for_other_domains(se
         config, env = await store.launch_spec("agenttool")
         assert config.cmd == entry["cmd"]
         assert env == {"MODE": "fast", "SHADOW": "inline", "TOKEN": "token-value-1"}  # inline envs shadow secrets
-        assert await app.services["vault"].known_values() == ["token-value-1"]
+        assert await app.services.get(Vault).known_values() == ["token-value-1"]
 
 
 async def test_adding_and_removing_extensions_sends_tools_list_changed(settings: Settings) -> None:

@@ -143,7 +143,7 @@ async def test_a_lost_upstream_session_is_reinitialised(live_hub: LiveHub) -> No
             assert await call(mcp, "py__echo", {"text": "one"}) == {"result": "one"}
         with http_test_server(port):
             assert await call(mcp, "py__echo", {"text": "two"}) == {"result": "two"}
-        federation: Federation = live_hub.context.services["federation"]
+        federation: Federation = live_hub.context.services.get(Federation)
         assert federation.upstreams["py"].crashes == 0  # a re-initialisation, not a crash
 
 
@@ -183,7 +183,7 @@ async def test_the_role_needed_for_an_extension_is_set_per_extension(live_hub: L
 async def test_servers_start_lazily_stop_when_idle_and_restart_after_a_crash(fast: Settings) -> None:
     fast.extension_idle_timeout = 0.5
     async with local_hub(fast) as (app, mcp):
-        federation: Federation = app.services["federation"]
+        federation: Federation = app.services.get(Federation)
         await call(mcp, "extension_add", {"extension": stdio_test_server("lazy"), "start": False})
         await call(mcp, "extension_check", {"name": "lazy"})  # discovers on a connection of its own
         assert "lazy__echo" in {t.name for t in (await mcp.list_tools()).tools}
@@ -261,7 +261,7 @@ async def test_a_hundred_start_stop_crash_cycles_leave_no_process(fast: Settings
     fast.extension_idle_timeout = 600
     before = descendants()
     async with local_hub(fast) as (app, mcp):
-        federation: Federation = app.services["federation"]
+        federation: Federation = app.services.get(Federation)
         await call(mcp, "extension_add", {"extension": stdio_test_server("cycler")})
         for i in range(100):
             upstream = federation.upstreams["cycler"]

@@ -32,7 +32,7 @@ async def federating(
             entry = {"type": "streamable_http", "name": "py", "uri": uri, "timeout": timeout}
             added = await call(mcp, "extension_add", {"extension": entry})
             assert added["start_error"] is None, added
-            yield app.services["federation"], mcp, port
+            yield app.services.get(Federation), mcp, port
 
 
 @pytest.mark.parametrize("json_response", [False, True])
@@ -81,7 +81,7 @@ async def test_the_extensions_timeout_bounds_a_call_and_the_session_stays_usable
 async def test_a_restarted_server_is_reinitialised_and_called_again(settings: Settings) -> None:
     port = free_port()
     async with local_hub(settings) as (app, mcp):
-        federation: Federation = app.services["federation"]
+        federation: Federation = app.services.get(Federation)
         with http_test_server(port):
             entry = {"type": "streamable_http", "name": "py", "uri": f"http://127.0.0.1:{port}/mcp", "timeout": 30}
             await call(mcp, "extension_add", {"extension": entry})

@@ -16,6 +16,7 @@ from hub.db.models import AuditEvent, HubSetting, Secret
 from hub.settings import Settings
 from hub.vault.keys import generate_key, key_id, parse_keys
 from hub.vault.service import Vault
+from hub.vault.stored_settings import HubSettings
 from tests.extension_support import call, call_error, local_hub
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +42,7 @@ async def test_a_secret_is_sealed_at_rest_listed_without_value_and_revealed_only
         assert "ok (1 key(s) from file" in listing["vault"]
         (row,) = await rows(app, Secret)
         assert VALUE not in row.ciphertext and row.ciphertext.startswith("v1.")
-        assert row.key_id == app.services["vault"].primary_key_id
+        assert row.key_id == app.services.get(Vault).primary_key_id
         revealed = await call(mcp, "secret_reveal", {"name": "API_TOKEN"})
         assert revealed == {"name": "API_TOKEN", "value": VALUE}
         replaced = await call(mcp, "secret_set", {"name": "API_TOKEN", "value": VALUE + "-2"})
@@ -81,7 +82,7 @@ async def test_a_row_moved_to_another_name_does_not_decrypt(settings: Settings) 
 
 async def test_rotation_with_the_key_file_reseals_everything_while_reads_go_on(settings: Settings) -> None:
     async with local_hub(settings) as (app, mcp):
-        vault: Vault = app.services["vault"]
+        vault: Vault = app.services.get(Vault)
         for i in range(30):
             await call(mcp, "secret_set", {"name": f"S{i}", "value": f"{VALUE}-{i}"})
         old = vault.primary_key_id
@@ -142,7 +143,7 @@ async def test_a_wrong_key_is_reported_clearly_and_the_hub_keeps_serving(setting
         assert "does not match" in await call_error(mcp, "secret_set", {"name": "OTHER", "value": VALUE})
         assert "wrong or missing key" in (await call(mcp, "secret_list"))["vault"]
         assert (await call(mcp, "whoami"))["role"] == "admin"  # everything else still works
-        assert app.services["ready_checks"]["vault"]().startswith("unavailable")
+        assert app.services.readiness()["vault"].startswith("unavailable")
         assert len(await rows(app, Secret)) == 1  # nothing was written
     key_file.write_text("not a key\n")
     async with local_hub(settings) as (_, mcp):
@@ -163,7 +164,7 @@ async def test_a_lost_key_file_is_not_silently_replaced(settings: Settings) -> N
 
 async def test_scrub_masks_every_known_value_even_json_escaped(settings: Settings) -> None:
     async with local_hub(settings) as (app, mcp):
-        vault: Vault = app.services["vault"]
+        vault: Vault = app.services.get(Vault)
         await call(mcp, "secret_set", {"name": "QUOTED", "value": 'pa"ss\\word'})
         await call(mcp, "secret_set", {"name": "PLAIN", "value": VALUE})
         assert sorted(await vault.known_values()) == sorted([VALUE, 'pa"ss\\word'])
@@ -183,16 +184,16 @@ async def test_hub_settings_with_the_secret_flag_live_in_the_vault_and_are_maske
         listing = await call(mcp, "hub_setting_list")
         assert VALUE not in str(listing)
         assert (await call(mcp, "hub_setting_get", {"name": "openai.api_key"}))["value"] == "********"
-        service = app.services["hub_settings"]
+        service = app.services.get(HubSettings)
         assert await service.get("openai.api_key") == VALUE
         assert await service.get("openai.model") == "gpt-4o-mini"
         assert await service.get("missing", "fallback") == "fallback"
         (row,) = [r for r in await rows(app, HubSetting) if r.name == "openai.api_key"]
         assert row.value is None and row.secret is True
         assert all(VALUE not in r.ciphertext for r in await rows(app, Secret))
-        assert [r.name for r in await app.services["vault"].list("setting")] == ["openai.api_key"]
+        assert [r.name for r in await app.services.get(Vault).secrets("setting")] == ["openai.api_key"]
         # the secret flag is removed: the vault entry goes, the value is plain again
         await call(mcp, "hub_setting_set", {"name": "openai.api_key", "value": "public", "secret": False})
-        assert await app.services["vault"].list("setting") == []
+        assert await app.services.get(Vault).secrets("setting") == []
         await call(mcp, "hub_setting_delete", {"name": "openai.model"})
         assert "No hub setting" in await call_error(mcp, "hub_setting_get", {"name": "openai.model"})

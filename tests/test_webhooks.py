@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 
+from hub.engine import Engine
 from hub.templates.definition import Parameter
 from hub.triggers.webhooks import sign_github, sign_hmac
 from tests.conftest import LiveHub
@@ -48,7 +49,7 @@ async def _create(hub: LiveHub, **args: Any) -> dict[str, Any]:
     async with hub.http(hub.admin_token) as http:
         response = await http.post("/api/tools/webhook_create", json=body)
     assert response.status_code == 200, response.text
-    return response.json()  # type: ignore[no-any-return]
+    return response.json()
 
 
 async def test_a_signed_github_delivery_creates_one_execution_even_when_redelivered(live_hub: LiveHub) -> None:
@@ -71,7 +72,7 @@ async def test_a_signed_github_delivery_creates_one_execution_even_when_redelive
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["execution_id"] == first.json()["execution_id"]
     assert other.status_code == 202 and other.json()["execution_id"] != first.json()["execution_id"]
-    engine = live_hub.context.services["engine"]
+    engine = live_hub.context.services.get(Engine)
     execution = await engine.get(first.json()["execution_id"])
     assert execution.params == {"title": "Login fails", "repo": "acme/app", "body": "500 on /login"}
     assert execution.trigger.kind == "webhook"
@@ -215,7 +216,7 @@ async def test_a_flood_is_rate_limited_and_every_accepted_delivery_has_an_execut
             tg.start_soon(send, i)
     assert statuses.count(202) == 20
     assert statuses.count(429) == 980
-    engine = live_hub.context.services["engine"]
+    engine = live_hub.context.services.get(Engine)
     for execution_id in accepted:
         assert (await engine.get(execution_id)).trigger.kind == "webhook"
     async with live_hub.http() as http:

@@ -1,0 +1,23 @@
+"""The hub's MCP tools, one module per domain: thin surfaces that call a domain service.
+
+The hub loads exactly the modules listed in ``PLUGINS`` (see ``hub/registry.py``)."""
+
+PLUGINS: tuple[str, ...] = (
+    "tools.actions",
+    "tools.catalog",
+    "tools.discord",
+    "tools.discord_guilds",
+    "tools.discord_reactions",
+    "tools.discord_settings",
+    "tools.executions",
+    "tools.extensions",
+    "tools.goose_sync",
+    "tools.hub",
+    "tools.hub_settings",
+    "tools.recipes",
+    "tools.schedules",
+    "tools.secrets",
+    "tools.templates",
+    "tools.users",
+    "tools.webhooks",
+)

@@ -19,11 +19,7 @@ Kind = Literal["schedule", "webhook", "reaction"]
 
 
 def actions_of(app: AppContext) -> Actions:
-    """The action service, created on first use (so plugins need no start-up order)."""
-    service = app.services.get("actions")
-    if service is None:
-        service = app.services["actions"] = Actions(app)
-    return service  # type: ignore[no-any-return]
+    return app.services.get(Actions)
 
 
 class FiringView(BaseModel):
@@ -120,7 +116,7 @@ class Firings(BaseModel):
 @plugin.tool(read_only=True)
 async def action_list(call: Call, args: ActionFilter) -> ActionList:
     """List every trigger (schedules, webhooks, Discord reactions) with its template, last and next firing."""
-    rows = await actions_of(call.app).list(args.kind, args.enabled)
+    rows = await actions_of(call.app).matching(args.kind, args.enabled)
     return ActionList(actions=[view_of(row, call.app) for row in rows])
 
 

@@ -137,7 +137,7 @@ async def _entries(call: Call, query: str, limit: int) -> tuple[list[tuple[_cata
 
 
 async def _installed(call: Call) -> set[str]:
-    return {r.key for r in await store_of(call).list()}
+    return {r.key for r in await store_of(call).records()}
 
 
 @plugin.tool(role=Role.viewer, read_only=True)
@@ -177,7 +177,7 @@ async def extension_install(call: Call, args: InstallArgs) -> Installed:
     are named in env_keys."""
     entry = await _resolve(call, args.catalog_name)
     vault = vault_of(call)
-    have = frozenset(i.name for i in await vault.list())
+    have = frozenset(i.name for i in await vault.secrets())
     prefill = _catalog.to_extension(entry, args.values, name=args.name, use=args.use, have_secrets=have)
     if prefill.missing:
         needed = ", ".join(f"{m['name']} ({m['kind']}: {m['description']})" for m in prefill.missing)
@@ -195,7 +195,7 @@ async def extension_install(call: Call, args: InstallArgs) -> Installed:
             f"An extension {name_to_key(config.name)!r} exists already; pass another `name` or remove it first."
         )
     for secret, value in prefill.secrets.items():
-        await vault.set(secret, value, actor=call.principal.name, description=f"for {entry.short_name} ({entry.name})")
+        await vault.put(secret, value, actor=call.principal.name, description=f"for {entry.short_name} ({entry.name})")
     record, warnings = await store.add(
         config, actor=call.principal.name, enabled=args.enabled, role=args.role, source=f"catalog:{entry.name}"
     )
@@ -221,7 +221,7 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
     if args.template:
         text += " " + await _template_text(call, args.template)
     installed = await _installed(call)
-    have = frozenset(i.name for i in await vault_of(call).list())
+    have = frozenset(i.name for i in await vault_of(call).secrets())
     entries = list(_catalog.shipped())
     matches = _ranking.rank(entries, text)
     offline = "offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"

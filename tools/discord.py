@@ -9,8 +9,6 @@ This module starts the bot (when a token is configured) and seeds the default âœ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,11 +17,9 @@ from pydantic import BaseModel, Field, model_validator
 
 from hub import Call, Plugin, Role
 from hub.context import AppContext
-from hub.discord import DiscordService, Emoji, Reactions, message_link, seed_default_reactions, split_message
+from hub.discord import DiscordService, Emoji, message_link, split_message
 from hub.discord.text import Snowflake, embed_text, message_text, snowflake_time
 from hub.errors import InvalidArguments
-from hub.templates.library import seed_library
-from tools.actions import actions_of
 
 plugin = Plugin("discord")
 
@@ -31,25 +27,8 @@ MAX_CONTENT = 20_000  # characters one discord_send_message call may post (split
 
 
 def discord_of(app: AppContext) -> DiscordService:
-    """The bot service, created on first use with its reaction handler."""
-    service = app.services.get("discord")
-    if service is None:
-        service = app.services["discord"] = DiscordService(app)
-        Reactions(service, actions_of(app))
-    return service  # type: ignore[no-any-return]
-
-
-@plugin.on_startup
-@asynccontextmanager
-async def run_bot(app: AppContext) -> AsyncIterator[None]:
-    """Connect the bot in the background when a token is configured; hub_info shows its state."""
-    service = discord_of(app)
-    app.services.setdefault("ready_checks", {})["discord"] = service.status
-    if service.configured and app.settings.discord_default_reactions:
-        await seed_library(app)  # the default binding needs meeting-summary, whatever the hooks' order
-        await seed_default_reactions(actions_of(app))
-    async with service.running():
-        yield
+    """The bot service (``hub/discord/``)."""
+    return app.services.get(DiscordService)
 
 
 class AuthorView(BaseModel):

@@ -166,7 +166,7 @@ async def discord_reaction_create(call: Call, args: BindingCreate) -> BindingVie
 @plugin.tool(read_only=True)
 async def discord_reaction_list(call: Call, args: BindingFilter) -> BindingList:
     """List reaction bindings: emoji, scope, template, parameter mapping."""
-    rows = await actions_of(call.app).list("reaction", args.enabled)
+    rows = await actions_of(call.app).matching("reaction", args.enabled)
     return BindingList(bindings=[BindingView.of(r) for r in rows])
 
 

@@ -151,7 +151,7 @@ async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView
 @plugin.tool(read_only=True)
 async def discord_settings_list(call: Call, args: NoArguments) -> ScopeList:
     """Every guild and channel with Discord settings or an allow-list entry."""
-    return ScopeList(scopes=[ScopeView.of(r) for r in await discord_of(call.app).scopes.list()])
+    return ScopeList(scopes=[ScopeView.of(r) for r in await discord_of(call.app).scopes.entries()])
 
 
 @plugin.tool(role=Role.operator)

@@ -1,4 +1,4 @@
-"""Running templates and following their executions; starts the engine with the hub.
+"""Running templates and following their executions (the engine: ``hub/engine/``).
 
 An execution is a row before anything runs: ``queued → running → succeeded | failed | cancelled |
 timed_out | interrupted``. ``template_run`` returns at once, or waits up to ``wait`` seconds while
@@ -7,7 +7,6 @@ sending MCP progress notifications. Subscribe to ``goosuke://executions/{id}`` f
 
 from __future__ import annotations
 
-import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +15,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from hub import Call, Conflict, InvalidArguments, Plugin, Role
-from hub.context import AppContext
 from hub.db.models import Execution
-from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, Trigger, TriggerKind
+from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, TriggerKind, trigger_of
 from hub.engine.records import aware
 from hub.templates.definition import NAME_PATTERN
 
@@ -91,17 +89,7 @@ class ExecutionLogs(BaseModel):
 
 
 def engine_of(call: Call) -> Engine:
-    engine = call.app.services.get("engine")
-    if engine is None:
-        raise InvalidArguments("The execution engine is not running in this process; start the hub normally.")
-    return engine  # type: ignore[no-any-return]
-
-
-def trigger_of(call: Call, ref: str | None = None) -> Trigger:
-    """The trigger of a run a tool call starts: mcp or api, the caller, and their role."""
-    return Trigger(
-        kind="mcp" if call.via == "mcp" else "api", actor=call.principal.name, ref=ref, role=call.principal.role
-    )
+    return call.app.services.get(Engine)
 
 
 async def follow(call: Call, engine: Engine, info: ExecutionInfo, wait: float) -> ExecutionInfo:
@@ -245,23 +233,3 @@ async def execution_retry(call: Call, args: ExecutionId) -> ExecutionInfo:
         raise Conflict(f"Execution {old.id} is still {old.status}; wait for it to finish or cancel it first.")
     preview = await engine.prepare(old.template, old.params)
     return await start(call, engine, preview, wait=0, retry_of=old.id)
-
-
-@plugin.on_server
-def create_engine(server: Any) -> None:
-    """Create the engine with the server, so ``app.services["engine"]`` exists before any start-up hook
-    (other domains may queue executions while starting; the engine runs them once it runs)."""
-    app: AppContext = server.app
-    app.services["engine"] = Engine(app)
-
-
-@plugin.on_startup
-def start_engine(app: AppContext) -> contextlib.AbstractAsyncContextManager[Any]:
-    """The engine runs for as long as the hub: it recovers interrupted runs, then claims queued ones."""
-    engine: Engine = app.services.get("engine") or Engine(app)
-    app.services["engine"] = engine
-    app.services.setdefault("ready_checks", {})["engine"] = lambda: {
-        "running": len(engine.active),
-        "max_concurrent": app.settings.max_concurrent_executions,
-    }
-    return engine.running()

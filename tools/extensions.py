@@ -5,8 +5,6 @@ Adding, changing and removing extensions is for admins: a stdio extension is a p
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -24,14 +22,11 @@ NAME = Field(min_length=1, max_length=255, description="The extension's name or 
 
 
 def store_of(call: Call) -> ExtensionStore:
-    store = call.app.services.get("extensions")
-    if store is None:
-        raise ConfigError("The extension store is not running; the hub is starting or stopping. Try again.")
-    return store  # type: ignore[no-any-return]
+    return call.app.services.get(ExtensionStore)
 
 
 def federation_of(app: AppContext) -> Federation | None:
-    return app.services.get("federation")
+    return app.services.find(Federation)
 
 
 class ExtensionView(BaseModel):
@@ -191,7 +186,7 @@ async def extension_get(call: Call, args: ExtensionName) -> ExtensionView:
 @plugin.tool(role=Role.operator, read_only=True)
 async def extension_list(call: Call, args: ExtensionListArgs) -> Extensions:
     """List the team's extensions with their state and tools."""
-    records = await store_of(call).list(enabled_only=args.enabled_only)
+    records = await store_of(call).records(enabled_only=args.enabled_only)
     return Extensions(extensions=[ExtensionView.of(r, call.app) for r in records])
 
 
@@ -218,19 +213,3 @@ async def extension_check(call: Call, args: ExtensionName) -> CheckResult:
     if federation is None:
         raise ConfigError("Federation is not running; the hub is starting or stopping. Try again.")
     return CheckResult.of(await federation.check(record))
-
-
-@plugin.on_startup
-def start_federation(app: AppContext) -> Any:
-    return _federation(app)
-
-
-@asynccontextmanager
-async def _federation(app: AppContext) -> AsyncIterator[None]:
-    federation = Federation(app, app.services["extensions"], app.services["vault"])
-    async with federation.running():
-        app.services["federation"] = federation
-        try:
-            yield
-        finally:
-            app.services.pop("federation", None)

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-import anyio
 from pydantic import BaseModel, Field
 
-from hub import AppContext, Call, Plugin, Role
-from hub.errors import ConfigError
+from hub import Call, Plugin, Role
 from hub.extensions.goose_sync import GooseSync, render
+from hub.extensions.store import ExtensionStore
 
 plugin = Plugin("goose-sync")
 
 
 def sync_of(call: Call) -> GooseSync:
-    service = call.app.services.get("goose_sync")
-    if service is None:
-        raise ConfigError("Goose config sync is not running; the hub is starting or stopping. Try again.")
-    return service  # type: ignore[no-any-return]
+    return call.app.services.get(GooseSync)
 
 
 class SyncArgs(BaseModel):
@@ -90,29 +84,10 @@ async def goose_config_sync(call: Call, args: SyncArgs) -> SyncReport:
 async def goose_config_render(call: Call, args: RenderArgs) -> Rendered:
     """Render a complete config.yaml `extensions:` fragment for a fresh Goose: the team's extensions and
     the hub itself. Secrets are named (env_keys), never included."""
-    store = call.app.services["extensions"]
-    records = await store.list(enabled_only=args.enabled_only) if args.include_extensions else []
+    store = call.app.services.get(ExtensionStore)
+    records = await store.records(enabled_only=args.enabled_only) if args.include_extensions else []
     needed = sorted({k for r in records for k in getattr(r.config, "env_keys", [])})
     if args.include_hub:
         needed = sorted({*needed, "GOOSUKE_TOKEN"})
     hub_url = call.app.settings.base_url if args.include_hub else None
     return Rendered(yaml=render(records, hub_url), secrets_needed=needed)
-
-
-@plugin.on_startup
-def start_goose_sync(app: AppContext) -> Any:
-    return _running(app)
-
-
-@asynccontextmanager
-async def _running(app: AppContext) -> AsyncIterator[None]:
-    service = GooseSync(app.db, app.services["extensions"], app.services["vault"], app.settings.goose_config_path)
-    app.services["goose_sync"] = service
-    async with anyio.create_task_group() as tg:
-        if app.settings.goose_config_watch:
-            tg.start_soon(service.watch, app.settings.goose_config_watch_interval)
-        try:
-            yield
-        finally:
-            tg.cancel_scope.cancel()
-            app.services.pop("goose_sync", None)

@@ -51,7 +51,7 @@ async def hub_facts(call: Call) -> HubInfo:
     async with app.db.session() as session:
         users = int(await session.scalar(select(func.count()).select_from(User)) or 0)
         tokens = int(await session.scalar(select(func.count()).select_from(ApiToken)) or 0)
-    status = {name: check() for name, check in app.services.get("ready_checks", {}).items()}
+    status = app.services.readiness()
     return HubInfo(
         version=__version__,
         transport=app.transport,

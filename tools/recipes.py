@@ -18,6 +18,8 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from hub import Call, InvalidArguments, Plugin, Role
 from hub.errors import describe_validation_errors
+from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, HUB_EXTENSION, hub_extension
+from hub.extensions.store import ExtensionStore
 from hub.templates import store
 from hub.templates.definition import NAME_PATTERN, TemplateDefinition
 from hub.templates.store import TemplateInfo
@@ -25,7 +27,6 @@ from tools.templates import agents, notify, save_new
 
 plugin = Plugin("recipes")
 
-HUB_EXTENSION = "goosuke"
 GOOSE_BUILTINS = frozenset({"developer", "computercontroller", "memory", "tutorial", "autovisualiser", "chatrecall"})
 MAX_RECIPE_CHARS = 500_000
 
@@ -171,25 +172,16 @@ async def recipe_of(call: Call, definition: TemplateDefinition) -> dict[str, Any
                 entry["options"] = list(p.options)
             recipe["parameters"].append(entry)
     extensions = []
-    store_service = call.app.services.get("extensions")
+    store_service = call.app.services.find(ExtensionStore)
     for name in definition.extensions:
         if name == HUB_EXTENSION:
-            extensions.append(
-                {
-                    "type": "streamable_http",
-                    "name": HUB_EXTENSION,
-                    "uri": f"{call.app.settings.base_url}/mcp",
-                    "headers": {"Authorization": "Bearer ${GOOSUKE_TOKEN}"},
-                    "env_keys": ["GOOSUKE_TOKEN"],
-                    "timeout": 300,
-                }
-            )
+            extensions.append(hub_extension(f"{call.app.settings.base_url}/mcp"))
         elif store_service is not None and (record := await store_service.find(name)) is not None:
             entry = dict(record.goose_entry())
             entry.pop("enabled", None)
             extensions.append(entry)
         else:
-            extensions.append({"type": "builtin", "name": name, "timeout": 300})
+            extensions.append({"type": "builtin", "name": name, "timeout": DEFAULT_EXTENSION_TIMEOUT})
     if extensions:
         recipe["extensions"] = extensions
     options = definition.agent_settings

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
-from hub.context import AppContext
 from hub.db.models import new_id
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import ToolError
 from hub.triggers.cron import parse
-from hub.triggers.scheduler import Scheduler
 from tools.actions import FiringView, actions_of
 
 plugin = Plugin("schedules")
@@ -134,7 +130,7 @@ class ScheduleFilter(BaseModel):
 @plugin.tool(read_only=True)
 async def schedule_list(call: Call, args: ScheduleFilter) -> ScheduleList:
     """List schedules with their cron line, time zone and next fire times."""
-    rows = await actions_of(call.app).list("schedule", args.enabled)
+    rows = await actions_of(call.app).matching("schedule", args.enabled)
     return ScheduleList(schedules=[view(row) for row in rows])
 
 
@@ -202,15 +198,3 @@ async def schedule_history(call: Call, args: HistoryQuery) -> History:
     row = await service.get(args.name, "schedule")
     rows = await service.firings(row, limit=args.limit, offset=args.offset)
     return History(firings=[FiringView.of(firing, name) for firing, name in rows])
-
-
-@plugin.on_startup
-@asynccontextmanager
-async def run_scheduler(app: AppContext) -> AsyncIterator[None]:
-    if not app.settings.scheduler_enabled:
-        yield
-        return
-    scheduler = Scheduler(app, actions_of(app))
-    app.services["scheduler"] = scheduler
-    async with scheduler.running():
-        yield

@@ -10,7 +10,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
-from hub.errors import ConfigError, NotFound
+from hub.errors import NotFound
 from hub.vault.service import SecretInfo, Vault
 
 plugin = Plugin("secrets")
@@ -24,10 +24,7 @@ SECRET_NAME = Field(
 
 
 def vault_of(call: Call) -> Vault:
-    vault = call.app.services.get("vault")
-    if vault is None:
-        raise ConfigError("The vault is not running; the hub is starting or stopping. Try again.")
-    return vault  # type: ignore[no-any-return]
+    return call.app.services.get(Vault)
 
 
 class SecretView(BaseModel):
@@ -106,7 +103,7 @@ class Rotated(BaseModel):
 async def secret_set(call: Call, args: SecretSet) -> SecretStored:
     """Store a secret in the vault (encrypted at rest), or replace its value. Extensions and agents get it
     as an environment variable when they list its name in env_keys. The value is never shown again."""
-    info, created = await vault_of(call).set(
+    info, created = await vault_of(call).put(
         args.name, args.value, actor=call.principal.name, description=args.description
     )
     return SecretStored(secret=SecretView.of(info), created=created)
@@ -116,7 +113,7 @@ async def secret_set(call: Call, args: SecretSet) -> SecretStored:
 async def secret_list(call: Call, args: Empty) -> Secrets:
     """List the vault's secrets: names, descriptions, who set them and when. Never their values."""
     vault = vault_of(call)
-    return Secrets(secrets=[SecretView.of(i) for i in await vault.list()], vault=vault.status())
+    return Secrets(secrets=[SecretView.of(i) for i in await vault.secrets()], vault=vault.status())
 
 
 @plugin.tool(role=Role.admin, destructive=True)

@@ -20,10 +20,7 @@ AuthMode = Literal["github", "hmac", "token"]
 
 
 def webhooks_of(app: AppContext) -> Webhooks:
-    service = app.services.get("webhooks")
-    if service is None:
-        service = app.services["webhooks"] = Webhooks(app, actions_of(app))
-    return service  # type: ignore[no-any-return]
+    return app.services.get(Webhooks)
 
 
 @plugin.route("/hooks/{slug}", methods=["POST"], public=True)
@@ -168,7 +165,8 @@ async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
 @plugin.tool(read_only=True)
 async def webhook_list(call: Call, args: WebhookFilter) -> WebhookList:
     """List webhooks with their URLs, templates and mappings (never their secrets)."""
-    return WebhookList(webhooks=[view(r, call.app) for r in await actions_of(call.app).list("webhook", args.enabled)])
+    rows = await actions_of(call.app).matching("webhook", args.enabled)
+    return WebhookList(webhooks=[view(r, call.app) for r in rows])
 
 
 @plugin.tool(role=Role.operator)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 
 from hub import Call, Role
 from hub.catalog.entries import ServerJson
+from hub.engine import Engine, trigger_of
 from hub.errors import GoosukeError
 from hub.settings import Settings
-from tools.executions import trigger_of
 
 TEMPLATE = "recommend-extensions"
 WAIT_SECONDS = 90.0  # the longest extension_recommend waits for the model before it answers offline
@@ -46,14 +46,14 @@ def wanted(call: Call, refine: bool | None) -> tuple[bool, str | None]:
         return False, "no OpenAI-compatible endpoint is configured (GOOSUKE_OPENAI_BASE_URL, GOOSUKE_OPENAI_API_KEY)"
     if not call.principal.role.allows(Role.operator):
         return False, "refining runs a template, which needs the operator role"
-    if "engine" not in call.app.services:
+    if Engine not in call.app.services:
         return False, "this hub has no engine to run the refinement"
     return True, None
 
 
 async def refine(call: Call, task: str, entries: Sequence[ServerJson], limit: int) -> Refinement:
     """Ask the model, through the ``recommend-extensions`` template, which of ``entries`` the task needs."""
-    engine = call.app.services["engine"]
+    engine = call.app.services.get(Engine)
     catalog = "\n".join(f"- {e.short_name}: {e.title or e.short_name}. {e.description}" for e in entries)
     trigger = trigger_of(call, ref="extension_recommend")
     try:

@@ -5,9 +5,12 @@ Modules: ``service`` (the discord.py client, URLs from the settings, backoff, re
 run), ``runs`` (one run: parameters, execution, reply, recovery), ``history`` (reading a
 conversation back), ``condense`` (map-reduce of long histories), ``text`` (splitting, emoji, lines).
 
-What the Discord tools and the start-up hook use::
+Service: :class:`DiscordService` (needs ``Actions``, ``Engine``, ``Vault`` and ``TemplateLibrary``,
+for the default ✏️ binding's ``meeting-summary``), declared in ``plugin.py``.
 
-    service = DiscordService(app)                    # app.services["discord"]
+What the Discord tools and the service use::
+
+    service = app.services.get(DiscordService)
     Reactions(service, actions)                      # reaction -> action -> execution -> reply
     async with service.running(): ...                # connects in the background (if a token is set)
     client = await service.ready()                   # waits up to discord_ready_timeout

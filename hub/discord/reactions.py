@@ -97,7 +97,7 @@ def in_scope(action: Action, place: Place) -> bool:
 
 async def seed_default_reactions(actions: Actions) -> bool:
     """Bind ✏️ and 📝 to meeting-summary once (idempotent across restarts and replicas)."""
-    if any(a.name == DEFAULT_ACTION for a in await actions.list("reaction")):
+    if any(a.name == DEFAULT_ACTION for a in await actions.matching("reaction")):
         return False
     try:
         await actions.create(
@@ -167,7 +167,7 @@ class Reactions:
     async def _handle(self, event: ReactionEvent, emoji_name: str | None, emoji_id: int | None) -> list[int]:
         candidates = [
             a
-            for a in await self.actions.list("reaction", enabled=True)
+            for a in await self.actions.matching("reaction", enabled=True)
             if any(e.matches(emoji_name, emoji_id) for e in emojis_of(a))
         ]
         if not candidates:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 import discord
@@ -25,12 +25,10 @@ from hub.discord.history import collect
 from hub.discord.scopes import EffectiveConfig
 from hub.discord.service import TRANSIENT, DiscordService, Place
 from hub.discord.text import message_link, message_text, split_message
+from hub.engine.core import Engine
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import GoosukeError
 from hub.triggers.actions import Actions
-
-if TYPE_CHECKING:
-    from hub.engine import Engine
 
 logger = logging.getLogger("goosuke.discord")
 
@@ -54,7 +52,7 @@ class Runs:
 
     @property
     def engine(self) -> Engine:
-        return self.app.services["engine"]  # type: ignore[no-any-return]
+        return self.app.services.get(Engine)
 
     async def _load(self, run_id: int) -> tuple[DiscordRun, Action]:
         async with self.app.db.session() as session:

@@ -81,7 +81,7 @@ class Scopes:
         async with self.db.session() as session:
             return await session.get(DiscordScope, (kind, discord_id))
 
-    async def list(self) -> list[DiscordScope]:
+    async def entries(self) -> list[DiscordScope]:
         async with self.db.session() as session:
             return list(
                 await session.scalars(select(DiscordScope).order_by(DiscordScope.kind, DiscordScope.discord_id))

@@ -30,6 +30,7 @@ from discord.http import Route
 
 from hub.discord.scopes import Scopes
 from hub.errors import ConfigError, GoosukeError, InvalidArguments, NotFound, PermissionDenied, ToolError
+from hub.vault.service import Vault
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -141,7 +142,9 @@ class _Bot(discord.Client):
 
 
 class DiscordService:
-    """The bot (``app.services["discord"]``): connection, readiness, status, Discord calls."""
+    """The bot (``app.services.get(DiscordService)``): connection, readiness, status, Discord calls."""
+
+    readiness_name = "discord"
 
     def __init__(self, app: AppContext) -> None:
         self.app = app
@@ -172,6 +175,9 @@ class DiscordService:
         return self._usable is not None
 
     # -- status -----------------------------------------------------------------------
+
+    def readiness(self) -> dict[str, Any]:
+        return self.status()
 
     def status(self) -> dict[str, Any]:
         """For ``hub_info`` and ``/readyz``: the state, why, and since when."""
@@ -306,9 +312,7 @@ class DiscordService:
         if self.settings.discord_token is not None:
             return self.settings.discord_token.get_secret_value()
         name = self.settings.discord_token_secret or ""
-        vault = self.app.services.get("vault")
-        if vault is None:
-            raise ConfigError(f"GOOSUKE_DISCORD_TOKEN_SECRET names {name!r}, but this hub has no vault.")
+        vault = self.app.services.get(Vault)
         try:
             return str(await vault.get(name))
         except GoosukeError as exc:

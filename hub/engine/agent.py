@@ -132,6 +132,6 @@ class RunPreview:
 
 
 class SecretResolver(Protocol):
-    """What agents need of the secrets vault (``app.services["vault"]``): a value by name."""
+    """What agents need of the secrets vault (``app.services.get(Vault)``): a value by name."""
 
     async def get(self, name: str, scope: str = "env") -> str: ...

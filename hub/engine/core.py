@@ -2,7 +2,7 @@
 
 Public API (what tools, Discord, schedules and webhooks use; see :class:`Engine`):
 
-    engine = app.services["engine"]
+    engine = app.services.get(Engine)
     info = await engine.submit("meeting-summary", {"transcript": ...},
                                trigger=Trigger(kind="discord", actor="ana#1234", ref=message_url),
                                idempotency_key=f"discord:{message_id}:pencil")
@@ -45,7 +45,9 @@ STOP_GRACE = 10.0  # extra seconds a cancel waits for a run to wind down after t
 
 
 class Engine:
-    """Runs executions. Create one per hub (``app.services["engine"]``) and enter :meth:`running`."""
+    """Runs executions. One per hub (``app.services.get(Engine)``), running inside :meth:`running`."""
+
+    readiness_name = "engine"
 
     def __init__(self, app: AppContext) -> None:
         self.app = app
@@ -65,12 +67,15 @@ class Engine:
     def agents(self) -> dict[str, Any]:
         return self.app.registry.provided("agent")
 
+    def readiness(self) -> dict[str, int]:
+        return {"running": len(self.active), "max_concurrent": self.settings.max_concurrent_executions}
+
     # -- lifecycle ---------------------------------------------------------------------
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Engine]:
         """Start the dispatcher and housekeeping; on exit, interrupt the runs and wait for them (bounded)."""
-        await self.queue.open()
+        await self.queue.start()
         try:
             await self.recover()
             async with anyio.create_task_group() as tg:

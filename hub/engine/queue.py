@@ -58,7 +58,7 @@ class Queue:
         self._conn_lock = anyio.Lock()
         self._batch: GroupCommit | None = None
 
-    async def open(self) -> None:
+    async def start(self) -> None:
         """Announce this engine as alive."""
         if self.postgres:
             conn = await self.db.engine.connect()

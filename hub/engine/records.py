@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
 from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine.agent import Usage
 from hub.principal import Role
+
+if TYPE_CHECKING:
+    from hub.registry import Call
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted"]
 TriggerKind = Literal["mcp", "api", "discord", "schedule", "webhook"]
@@ -150,6 +153,13 @@ def retry_row(row: Execution) -> Execution:
         max_retries=row.max_retries,
         retry_of=row.id,
         queued_at=utcnow(),
+    )
+
+
+def trigger_of(call: Call, ref: str | None = None) -> Trigger:
+    """The trigger of a run a tool call starts: mcp or api, the caller, and their role."""
+    return Trigger(
+        kind="mcp" if call.via == "mcp" else "api", actor=call.principal.name, ref=ref, role=call.principal.role
     )
 
 

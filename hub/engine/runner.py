@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+import weakref
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 from prometheus_client import Counter, Histogram
@@ -33,6 +34,7 @@ from hub.engine.statements import (
 from hub.errors import AgentRunError, GoosukeError
 from hub.principal import Role
 from hub.templates.definition import AgentSettings
+from hub.vault.service import Vault
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -57,6 +59,17 @@ def _lowest(a: Role, b: Role) -> Role:
 
 
 class EngineMetrics:
+    """The engine's Prometheus series: one set per metrics registry (a second engine, in tests, shares it)."""
+
+    _by_registry: ClassVar[weakref.WeakKeyDictionary[Any, EngineMetrics]] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, registry: Any) -> EngineMetrics:
+        found = cls._by_registry.get(registry)
+        if found is None:
+            found = cls._by_registry[registry] = cls(registry)
+        return found
+
     def __init__(self, registry: Any) -> None:
         self.finished = Counter(
             "goosuke_executions_finished", "Executions by final state.", ["agent", "status"], registry=registry
@@ -72,10 +85,7 @@ class EngineMetrics:
 class Runner:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        services = engine.app.services
-        if "engine_metrics" not in services:  # one set per app: a second engine (tests) shares it
-            services["engine_metrics"] = EngineMetrics(engine.app.metrics.registry)
-        self.metrics: EngineMetrics = services["engine_metrics"]
+        self.metrics = EngineMetrics.of(engine.app.metrics.registry)
         self._used_workdirs: list[Path] = []
 
     async def sweep(self) -> None:
@@ -185,8 +195,9 @@ class Runner:
             active.pid, active.pid_start, active.pid_pending = pid, process_identity(pid), True
 
         log = active.writer.write
-        scrub = getattr(engine.app.services.get("vault"), "scrub", None)
-        if scrub is not None:  # a secret an extension or agent echoes never reaches the log
+        vault = engine.app.services.find(Vault)
+        if vault is not None:  # a secret an extension or agent echoes never reaches the log
+            scrub = vault.scrub
 
             def log(stream: str, text: str) -> None:
                 active.writer.write(stream, scrub(text))
@@ -259,10 +270,10 @@ class Runner:
     ) -> None:
         limit = self.engine.settings.execution_output_limit
         output = result.output if result is not None else None
-        scrub = getattr(self.engine.app.services.get("vault"), "scrub", None)
-        if scrub is not None:
-            output = scrub(output) if output else output
-            error = scrub(error) if error else error
+        vault = self.engine.app.services.find(Vault)
+        if vault is not None:
+            output = vault.scrub(output) if output else output
+            error = vault.scrub(error) if error else error
         truncated = False
         if output is not None and len(output) > limit:
             output, truncated = output[:limit] + f"\n[goosuke] output truncated at {limit} characters", True

@@ -34,7 +34,7 @@ from hub.db import Database
 from hub.db.models import GooseSyncEntry
 from hub.errors import Conflict, GoosukeError, ToolError
 from hub.extensions.goose_file import FileEntry, dump, file_entries, file_hash, load, new_yaml, set_entry, write_atomic
-from hub.extensions.schema import config_warnings, goose_fields
+from hub.extensions.schema import HUB_EXTENSION, config_warnings, goose_fields, hub_extension
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.principal import Role
 from hub.vault.service import Vault
@@ -43,7 +43,6 @@ logger = logging.getLogger("goosuke.goose")
 
 Mode = Literal["push", "pull", "both"]
 SecretsMode = Literal["ignore", "export", "import"]
-HUB_EXTENSION_KEY = "goosuke"
 
 
 @dataclass
@@ -66,7 +65,7 @@ class SyncResult:
 
 
 class GooseSync:
-    """Sync with one ``config.yaml`` (``app.services["goose_sync"]``). Calls are serialised."""
+    """Sync with one ``config.yaml`` (``app.services.get(GooseSync)``). Calls are serialised."""
 
     def __init__(self, db: Database, store: ExtensionStore, vault: Vault, path: Path) -> None:
         self.db = db
@@ -111,7 +110,7 @@ class GooseSync:
         result = SyncResult(mode=mode, path=str(self.path), dry_run=dry_run)
         doc, text = load(self.path)
         winner = {"push": "hub", "pull": "goose"}.get(mode, prefer)
-        hub = {r.key: r for r in await self.store.list()}
+        hub = {r.key: r for r in await self.store.records()}
         goose = file_entries(doc)
         bases = await self._bases()
         to_goose: dict[str, dict[str, Any] | None] = {}
@@ -227,7 +226,7 @@ class GooseSync:
         for entry in to_hub.values():
             if entry is not None:
                 names.update(getattr(entry.config, "env_keys", []))
-        stored = {info.name for info in await self.vault.list()}
+        stored = {info.name for info in await self.vault.secrets()}
         if secrets == "export":
             return sorted(names & stored)
         available = self._goose_secrets()
@@ -255,7 +254,7 @@ class GooseSync:
         elif secrets == "import" and names:
             available = self._goose_secrets()
             for name in names:
-                await self.vault.set(name, available[name], actor=actor, description="imported from Goose")
+                await self.vault.put(name, available[name], actor=actor, description="imported from Goose")
 
     # -- rendering and watching -----------------------------------------------------------------
 
@@ -298,21 +297,22 @@ def render(records: list[ExtensionRecord], hub_url: str | None, *, token_env: st
             entry[name] = value
         extensions[record.key] = entry
     if hub_url:
+        entry = hub_extension(f"{hub_url.rstrip('/')}/mcp", token_env=token_env)
         hub = CommentedMap()
         hub.update(
             {
                 "enabled": True,
-                "type": "streamable_http",
-                "name": HUB_EXTENSION_KEY,
+                "type": entry["type"],
+                "name": entry["name"],
                 "description": "Goosuke hub: the team's tools, templates and extensions",
-                "uri": f"{hub_url.rstrip('/')}/mcp",
+                "uri": entry["uri"],
                 "envs": {},
-                "env_keys": [token_env],
-                "headers": {"Authorization": f"Bearer ${{{token_env}}}"},
-                "timeout": 300,
+                "env_keys": entry["env_keys"],
+                "headers": entry["headers"],
+                "timeout": entry["timeout"],
             }
         )
-        extensions[HUB_EXTENSION_KEY] = hub
+        extensions[HUB_EXTENSION] = hub
     doc["extensions"] = extensions
     header = (
         f"# Goose extensions from the Goosuke hub, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.\n"

@@ -12,17 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from hub.errors import InvalidArguments, describe_validation_errors
 
-if TYPE_CHECKING:
-    pass
-
 DEFAULT_EXTENSION_TIMEOUT = 300  # Goose's DEFAULT_EXTENSION_TIMEOUT, seconds
+HUB_EXTENSION = "goosuke"  # the hub's own name (and key) as a Goose extension
 MAX_TIMEOUT = 24 * 3600
 EXTENSION_TYPES = ("stdio", "streamable_http", "builtin", "platform", "frontend", "inline_python", "sse")
 FEDERATED_TYPES = ("stdio", "streamable_http", "sse")
@@ -275,3 +273,16 @@ def goose_fields(config: Any) -> dict[str, Any]:
 def config_hash(config: Any, enabled: bool) -> str:
     canonical = json.dumps({"enabled": enabled, **goose_fields(config)}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def hub_extension(url: str, *, token_env: str = "GOOSUKE_TOKEN") -> dict[str, Any]:
+    """The hub itself as a Goose ``streamable_http`` extension at ``url`` (its ``/mcp``); the bearer token
+    comes from the environment variable ``token_env``, never written into the entry."""
+    return {
+        "type": "streamable_http",
+        "name": HUB_EXTENSION,
+        "uri": url,
+        "headers": {"Authorization": f"Bearer ${{{token_env}}}"},
+        "env_keys": [token_env],
+        "timeout": DEFAULT_EXTENSION_TIMEOUT,
+    }

@@ -1,4 +1,4 @@
-"""The extension store (``app.services["extensions"]``): rows in Goose's schema plus the hub's own
+"""The extension store (``app.services.get(ExtensionStore)``): rows in Goose's schema plus the hub's own
 role and discovery, lookups by name or key, and launch environments with ``env_keys`` resolved from the
 vault. The schema itself (models, ``name_to_key``, validation) is in :mod:`hub.extensions.schema`."""
 
@@ -25,11 +25,10 @@ from hub.extensions.schema import (
     parse_config,
 )
 from hub.principal import Role
-from hub.vault.scrubbing import install_log_scrubber
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
-    from hub.context import AppContext
+    pass
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ ChangeListener = Callable[[str, "ExtensionRecord | None"], Awaitable[None]]
 
 
 class ExtensionStore:
-    """The team's extensions (``app.services["extensions"]``).
+    """The team's extensions (``app.services.get(ExtensionStore)``).
 
     For other domains (agents): ``await store.launch_spec(name)`` gives the configuration and the
     environment an extension starts with (``envs`` plus its ``env_keys`` resolved from the vault).
@@ -115,7 +114,7 @@ class ExtensionStore:
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def list(self, *, enabled_only: bool = False) -> list[ExtensionRecord]:
+    async def records(self, *, enabled_only: bool = False) -> list[ExtensionRecord]:
         async with self.db.session() as session:
             query = select(Extension).order_by(Extension.key)
             if enabled_only:
@@ -256,13 +255,3 @@ class ExtensionStore:
             row = await session.get(Extension, key)
             if row is not None:
                 row.discovered, row.discovered_at = discovered, datetime.now(UTC)
-
-
-async def open_extension_services(app: AppContext) -> None:
-    """Start the vault and put it and the extension store in ``app.services`` ("vault", "extensions")."""
-    vault = Vault(app.db, app.settings)
-    await vault.start()
-    install_log_scrubber(vault.scrubber)
-    app.services["vault"] = vault
-    app.services["extensions"] = ExtensionStore(app.db, vault)
-    app.services.setdefault("ready_checks", {})["vault"] = vault.status

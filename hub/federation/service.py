@@ -58,7 +58,8 @@ SESSION_LOST = ("session terminated", "session not found")
 
 
 class Federation:
-    """The federation service (``app.services["federation"]``), started in the app lifespan."""
+    """The federation service (``app.services.get(Federation)``): a :class:`~hub.protocols.CapabilitySource`
+    whose tools, resources and prompts are the enabled extensions'."""
 
     def __init__(self, app: AppContext, store: ExtensionStore, vault: Vault) -> None:
         self.app = app
@@ -114,7 +115,7 @@ class Federation:
 
     async def refresh(self) -> None:
         """Re-read the extensions table (another replica may have changed it)."""
-        current = {r.key: r for r in await self.store.list()}
+        current = {r.key: r for r in await self.store.records()}
         changed = False
         for key in set(self.records) | set(current):
             old, new = self.records.get(key), current.get(key)
@@ -346,6 +347,12 @@ class Federation:
             return result
         data = self.vault.scrub_data(result.model_dump(mode="json", by_alias=True, exclude_none=True))
         return type(result).model_validate(data)
+
+    def serves_uri(self, uri: str) -> bool:
+        return self.resolve_uri(uri) is not None
+
+    def scrub(self, text: str) -> str:
+        return self.vault.scrub(text)
 
     def resolve_uri(self, uri: str) -> tuple[ExtensionRecord, str] | None:
         if not uri.startswith(URI_PREFIX):

@@ -4,8 +4,9 @@ backoff, re-initialise on a lost session, bounded shutdown that leaves no proces
 The connection lives in one task (``Upstream._run``) that enters and leaves the SDK's transport and
 client; callers in other tasks borrow it while it is ready. The stdio transport puts the server in its
 own process group and, on close, ends stdin, then terminates and kills the whole group, every wait
-bounded: a server that hangs or forks cannot outlive its connection (hub/extension_processes.py).
-Connecting and discovering are in hub/upstream_client.py.
+bounded: a server that hangs or forks cannot outlive its connection (``processes.py``).
+Connecting and discovering are in ``client.py``. An upstream sees its owner only through the small
+:class:`UpstreamHost` protocol.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -25,7 +27,7 @@ from hub.extensions.store import ExtensionRecord
 from hub.federation.client import Connection, describe, discover, open_client, stderr_tail
 
 if TYPE_CHECKING:
-    from hub.federation.service import Federation
+    from hub.settings import Settings
 
 logger = logging.getLogger("goosuke.federation")
 
@@ -48,11 +50,32 @@ async def wait_any(*events: anyio.Event) -> None:
             tg.start_soon(until, event)
 
 
+class UpstreamHost(Protocol):
+    """What an upstream needs of the service that owns it (the federation)."""
+
+    settings: Settings
+    log_dir: Path
+
+    def spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` in the owner's task group."""
+        ...
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known secret masked."""
+        ...
+
+    async def launch_env(self, record: ExtensionRecord) -> dict[str, str]: ...
+
+    def message_handler(self, key: str) -> Callable[[Any], Awaitable[None]]: ...
+
+    async def discovered(self, key: str, found: dict[str, Any]) -> None: ...
+
+
 @dataclass
 class Upstream:
     """The supervised connection to one extension."""
 
-    federation: Federation
+    host: UpstreamHost
     record: ExtensionRecord
     state: str = "stopped"  # stopped | starting | ready | backoff | failed
     connection: Connection | None = None
@@ -77,7 +100,7 @@ class Upstream:
 
     @property
     def log_path(self) -> Path:
-        return self.federation.log_dir / f"{self.key}.stderr.log"
+        return self.host.log_dir / f"{self.key}.stderr.log"
 
     def _signal(self) -> None:
         self._outcome.set()
@@ -89,7 +112,7 @@ class Upstream:
             self._stop = anyio.Event()
             self._wake = anyio.Event()
             self._done = anyio.Event()
-            self.federation.spawn(self._run)
+            self.host.spawn(self._run)
 
     async def stop(self) -> None:
         """Ask the connection to close and wait until its process is gone (bounded by the SDK's shutdown)."""
@@ -138,7 +161,7 @@ class Upstream:
             ) from None
 
     def failure_message(self) -> str:
-        scrub = self.federation.vault.scrub
+        scrub = self.host.scrub
         message = f"Extension {self.key!r} could not start: {scrub(self.last_error or 'unknown error')}."
         tail = scrub(stderr_tail(self.log_path)) if self.record.type == "stdio" else ""
         if tail:
@@ -148,7 +171,7 @@ class Upstream:
         return message + " Check it with extension_check."
 
     async def _run(self) -> None:
-        settings = self.federation.settings
+        settings = self.host.settings
         try:
             while not self._stop.is_set():
                 self.state = "starting"
@@ -156,7 +179,7 @@ class Upstream:
                 closed = anyio.Event()
                 began = time.monotonic()
                 try:
-                    env = await self.federation.launch_env(self.record)
+                    env = await self.host.launch_env(self.record)
                     # The start deadline's scope encloses the connection's whole life (the SDK's task groups
                     # must close inside the scope they opened in); it is lifted once the server is ready.
                     start_timeout = min(settings.extension_start_timeout, self.record.timeout)
@@ -169,12 +192,12 @@ class Upstream:
                                 settings.child_environment,
                                 self.log_path,
                                 closed,
-                                self.federation.message_handler(self.key),
+                                self.host.message_handler(self.key),
                             )
                             found = await discover(connection.client)
                             deadline.deadline = math.inf
                             self._reconnect = False
-                            await self.federation.discovered(self.key, found)
+                            await self.host.discovered(self.key, found)
                             self.connection, self.state, self.last_error = connection, "ready", None
                             self._signal()
                             await wait_any(closed, self._wake)
@@ -207,7 +230,7 @@ class Upstream:
                     self.failures = 1 if up_for > STABLE_AFTER else self.failures + 1
                     self.last_error = describe(exc)
                     self.last_failed_start = self.starts
-                    logger.warning("Extension %r: %s", self.key, self.federation.vault.scrub(self.last_error))
+                    logger.warning("Extension %r: %s", self.key, self.host.scrub(self.last_error))
                     idle = time.monotonic() - self.last_used > settings.extension_idle_timeout
                     if self.failures > settings.extension_max_restarts or idle:
                         self.state = "failed"

@@ -1,4 +1,4 @@
-"""The built-in template library (``tools/library/*.yaml``), seeded when the hub starts.
+"""The built-in template library (``hub/templates/library/*.yaml``), seeded when the hub starts.
 
 Seeding is idempotent and never overwrites a user's change: a library template is added once;
 a later hub release updates it only while nobody has changed it; a deleted one stays deleted.
@@ -12,11 +12,10 @@ from importlib import resources
 
 from ruamel.yaml import YAML
 
-from hub import AppContext, Plugin
+from hub.db import Database
 from hub.templates import store
 from hub.templates.definition import TemplateDefinition, check_definition
 
-plugin = Plugin("template-library")
 logger = logging.getLogger("goosuke.templates")
 
 
@@ -33,9 +32,20 @@ def library() -> list[TemplateDefinition]:
     return definitions
 
 
-@plugin.on_startup
-async def seed_library(app: AppContext) -> None:
-    """Add the built-in templates on first start (and unchanged ones' updates later)."""
-    written = await store.seed_library(app.db, library())
-    if written:
-        logger.info("Template library: seeded %s", ", ".join(written))
+class TemplateLibrary:
+    """The library service (``app.services.get(TemplateLibrary)``): seeded once it starts, so a service
+    that needs it (a chat binding that runs ``meeting-summary``) finds its templates in the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @property
+    def names(self) -> list[str]:
+        return [d.name for d in library()]
+
+    async def seed(self) -> list[str]:
+        """Add the built-in templates on first start (and unchanged ones' updates later)."""
+        written = await store.seed_library(self.db, library())
+        if written:
+            logger.info("Template library: seeded %s", ", ".join(written))
+        return written

@@ -2,7 +2,7 @@
 
 Every firing is a row (``action_firings``) written before its execution is submitted, unique per
 action and slot, so a slot or a redelivered event fires once even across several hubs. The service
-lives in ``app.services["actions"]``; the scheduler, the webhook route and the Discord bot fire
+is ``app.services.get(Actions)``; the scheduler, the webhook route and the Discord bot fire
 through :meth:`Actions.fire`.
 """
 
@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.db.models import Action, ActionFiring, Execution, utcnow
 from hub.engine.agent import RunPreview
+from hub.engine.core import Engine
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
 from hub.templates import store as templates
@@ -26,7 +27,6 @@ from hub.templates.definition import coerce
 
 if TYPE_CHECKING:
     from hub.context import AppContext
-    from hub.engine import Engine
 
 logger = logging.getLogger("goosuke.actions")
 
@@ -68,10 +68,7 @@ class Actions:
 
     @property
     def engine(self) -> Engine:
-        engine = self.app.services.get("engine")
-        if engine is None:  # pragma: no cover - the engine plugin is built in
-            raise GoosukeError("The execution engine is not running; check the hub log.")
-        return engine  # type: ignore[no-any-return]
+        return self.app.services.get(Engine)
 
     # -- validation ---------------------------------------------------------------------
 
@@ -161,7 +158,7 @@ class Actions:
             raise NotFound(f"No {what} named {name!r}. List them with {what}_list.")
         return row
 
-    async def list(self, kind: ActionKind | None = None, enabled: bool | None = None) -> list[Action]:
+    async def matching(self, kind: ActionKind | None = None, enabled: bool | None = None) -> list[Action]:
         query = select(Action).order_by(Action.name)
         if kind is not None:
             query = query.where(Action.kind == kind)

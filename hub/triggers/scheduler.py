@@ -44,7 +44,7 @@ def next_fire(action: Action, after: datetime) -> datetime | None:
 
 
 class Scheduler:
-    """One per hub (``app.services["scheduler"]``); several hubs may share one PostgreSQL."""
+    """One per hub (``app.services.get(Scheduler)``); several hubs may share one PostgreSQL."""
 
     def __init__(self, app: AppContext, actions: Actions, clock: Clock = real_clock) -> None:
         self.app = app
@@ -114,8 +114,6 @@ class Scheduler:
         return queued
 
     async def run_forever(self) -> None:
-        while "engine" not in self.app.services:  # started by another plugin's start-up hook
-            await anyio.sleep(self.app.settings.scheduler_tick)
         await self.actions.recover_claims()
         while True:
             try:
@@ -126,6 +124,10 @@ class Scheduler:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Scheduler]:
+        """Fire due schedules until the hub stops (not at all with GOOSUKE_SCHEDULER_ENABLED=false)."""
+        if not self.app.settings.scheduler_enabled:
+            yield self
+            return
         async with anyio.create_task_group() as tg:
             tg.start_soon(self.run_forever)
             try:

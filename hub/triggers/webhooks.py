@@ -38,6 +38,7 @@ from hub.triggers.actions import Actions
 
 if TYPE_CHECKING:
     from hub.context import AppContext
+    from hub.vault.service import Vault
 
 logger = logging.getLogger("goosuke.webhooks")
 
@@ -123,26 +124,27 @@ def check_rate(rate: str) -> None:
 
 
 class Webhooks:
-    """The route's logic (``app.services["webhooks"]``): find, limit, authenticate, map, fire."""
+    """The route's logic (``app.services.get(Webhooks)``): find, limit, authenticate, map, fire."""
 
-    def __init__(self, app: AppContext, actions: Actions) -> None:
+    def __init__(self, app: AppContext, actions: Actions, vault: Vault) -> None:
         self.app = app
         self.actions = actions
+        self.vault = vault
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     def url(self, slug: str) -> str:
         return f"{self.app.settings.base_url}/hooks/{slug}"
 
     async def store_secret(self, action_id: str, value: str, actor: str) -> None:
-        await self.app.services["vault"].set(
+        await self.vault.put(
             action_id, value, actor=actor, scope=SECRET_SCOPE, description="webhook secret"
         )
 
     async def secret(self, action_id: str) -> str:
-        return await self.app.services["vault"].get(action_id, scope=SECRET_SCOPE)  # type: ignore[no-any-return]
+        return await self.vault.get(action_id, scope=SECRET_SCOPE)
 
     async def drop_secret(self, action_id: str, actor: str) -> None:
-        await self.app.services["vault"].delete(action_id, actor=actor, scope=SECRET_SCOPE)
+        await self.vault.delete(action_id, actor=actor, scope=SECRET_SCOPE)
 
     async def _find(self, slug: str) -> Action | None:
         async with self.app.db.session() as session:
@@ -198,7 +200,7 @@ class Webhooks:
         delivery = request.headers.get("x-github-delivery") or key or "delivery"
         trigger = Trigger(kind="webhook", actor=f"webhook:{action.name}", ref=f"{action.name}/{delivery}"[:500])
         try:
-            preview = await self.app.services["engine"].prepare(action.template, {**action.params, **params})
+            preview = await self.actions.engine.prepare(action.template, {**action.params, **params})
         except InvalidArguments as exc:
             await self.actions.record(action, "invalid", detail=exc.message, status_code=422)
             return problem(422, exc.title, f"The payload does not fill the template: {exc.message}", exc.errors)

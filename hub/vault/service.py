@@ -92,8 +92,10 @@ def check_name(name: str) -> None:
 
 
 class Vault:
-    """The vault service (``app.services["vault"]``). Every method that reads a value may raise
+    """The vault service (``app.services.get(Vault)``). Every method that reads a value may raise
     ``ConfigError`` when the configured key cannot open the stored rows."""
+
+    readiness_name = "vault"
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -148,6 +150,9 @@ class Vault:
             return
         await self.known_values()
 
+    def readiness(self) -> str:
+        return self.status()
+
     def status(self) -> str:
         if self._problem:
             return "unavailable: wrong or missing key"
@@ -172,7 +177,7 @@ class Vault:
         sealed = aead.encrypt(nonce, value.encode(), _aad(scope, name))
         return TOKEN_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode(), kid
 
-    def open(self, row: Secret) -> str:
+    def unseal(self, row: Secret) -> str:
         self._require()
         for kid, aead, _ in self._keys:  # noqa: B007 - the loop finds the key that sealed the row
             if kid == row.key_id:
@@ -193,7 +198,7 @@ class Vault:
 
     # -- values -------------------------------------------------------------------------
 
-    async def set(
+    async def put(
         self, name: str, value: str, *, actor: str, description: str | None = None, scope: str = "env"
     ) -> tuple[SecretInfo, bool]:
         """Store (or replace) a value; returns its info and whether it was new. Audited, value never logged."""
@@ -243,7 +248,7 @@ class Vault:
             row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
         if row is None:
             raise NotFound(f"No secret named {name!r}. Store it with secret_set (name={name!r}).")
-        value = self.open(row)
+        value = self.unseal(row)
         self._remember(scope, name, value)
         return value
 
@@ -259,7 +264,7 @@ class Vault:
         self._require()
         async with self.db.session() as session:
             rows = list(await session.scalars(select(Secret).where(Secret.scope == scope, Secret.name.in_(wanted))))
-        found = {row.name: self.open(row) for row in rows}
+        found = {row.name: self.unseal(row) for row in rows}
         missing = [n for n in wanted if n not in found]
         if missing:
             raise NotFound(
@@ -291,7 +296,7 @@ class Vault:
                 await session.scalar(select(Secret.id).where(Secret.scope == scope, Secret.name == name))
             ) is not None
 
-    async def list(self, scope: str = "env") -> list[SecretInfo]:
+    async def secrets(self, scope: str = "env") -> list[SecretInfo]:
         async with self.db.session() as session:
             rows = await session.scalars(select(Secret).where(Secret.scope == scope).order_by(Secret.name))
             return [_info(row) for row in rows]
@@ -307,7 +312,7 @@ class Vault:
             rows = list(await session.scalars(select(Secret)))
         for row in rows:
             try:
-                self._remember(row.scope, row.name, self.open(row))
+                self._remember(row.scope, row.name, self.unseal(row))
             except ConfigError:
                 logger.warning("Secret %r cannot be opened with the loaded keys; it cannot be scrubbed", row.name)
         return self.scrubber.values()
@@ -328,7 +333,7 @@ class Vault:
         async with self.db.session() as session:
             rows = list(await session.scalars(select(Secret)))
         for row in rows:  # prove every row opens before anything changes
-            self.open(row)
+            self.unseal(row)
         old_ids = [kid for kid, _, _ in self._keys]
         if self.key_source == "file":
             write_key_file(self.key_file, [new_key(), *(k for _, _, k in self._keys)])
@@ -350,7 +355,7 @@ class Vault:
                 for row in rows[start : start + ROTATE_BATCH]:
                     if row.key_id == primary:
                         continue
-                    ciphertext, kid = self.seal(row.scope, row.name, self.open(row))
+                    ciphertext, kid = self.seal(row.scope, row.name, self.unseal(row))
                     result = await session.execute(
                         update(Secret)
                         .where(Secret.id == row.id, Secret.ciphertext == row.ciphertext)

@@ -1,0 +1,16 @@
+"""The templates' service: the built-in :class:`TemplateLibrary`, seeded at start-up."""
+
+from __future__ import annotations
+
+from hub.context import AppContext
+from hub.registry import Plugin
+from hub.templates.library import TemplateLibrary
+
+plugin = Plugin("templates-service")
+
+
+@plugin.service(TemplateLibrary)
+async def template_library(app: AppContext) -> TemplateLibrary:
+    library = TemplateLibrary(app.db)
+    await library.seed()
+    return library
