@@ -25,13 +25,12 @@ from typing import Any
 from hub import AgentRunError, AppContext, Plugin
 from hub.engine import AgentResult, AgentRun, Usage, child_environment, run_process, which
 from hub.engine.process import MAX_LINE
-from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, HUB_EXTENSION, hub_extension
+from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, GOOSE_BUILTINS, HUB_EXTENSION, hub_extension
 from hub.extensions.store import ExtensionStore
 
 plugin = Plugin("agent-goose")
 
 # Goose's built-in extensions a template may name directly.
-GOOSE_BUILTINS = frozenset({"developer", "computercontroller", "memory", "tutorial", "autovisualiser", "chatrecall"})
 # How Goose words a failure it prints as an ordinary assistant message (exit status 0).
 PROVIDER_FAILURE = re.compile(
     r"^\s*(Ran into this error|Error\b|Request failed|Authentication (error|failed)|Rate limit|"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver import Resolve, Sample
+from mcp.server.mcpserver import Context, Resolve, Sample
 from mcp.server.mcpserver.resolve import build_resolver_plans, resolve_arguments
 from mcp.shared.message import ServerMessageMetadata
 from mcp_types import (
@@ -65,16 +65,17 @@ class LiveSampler:
 
     hold_request = True  # the call must stay open until the run ends: the question rides its stream
 
-    def __init__(self, context: Any, params: CreateMessageRequestParams) -> None:
+    def __init__(self, context: Context[Any, Any], params: CreateMessageRequestParams) -> None:
         self.context = context
         self.params = params
 
     async def sample(self) -> CreateMessageResult:
-        return await self.context.session.send_request(
+        result: CreateMessageResult = await self.context.session.send_request(  # Context.session is untyped
             CreateMessageRequest(params=self.params),
             CreateMessageResult,
             metadata=ServerMessageMetadata(related_request_id=self.context.request_id),
         )
+        return result
 
 
 class AnsweredSampler:

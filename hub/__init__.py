@@ -1,7 +1,6 @@
 """Goosuke's core. Tool, resource and agent authors need only the names in ``__all__``."""
 
-__version__ = "0.1.0"
-
+from hub._version import __version__
 from hub.context import AppContext
 from hub.errors import (
     AgentRunError,
@@ -14,8 +13,8 @@ from hub.errors import (
     PermissionDenied,
     ToolError,
 )
+from hub.plugin import Call, Plugin
 from hub.principal import Principal, Role
-from hub.registry import Call, Plugin
 
 __all__ = [
     "AgentRunError",

@@ -21,16 +21,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub import __version__, accounts
-from hub.auth import AuthMiddleware, HubTokenVerifier, signing_key, write_private_file
+from hub import accounts
+from hub._version import __version__
+from hub.auth import AuthMiddleware, HubTokenVerifier, signing_key
 from hub.context import AppContext
 from hub.db import Database
 from hub.event_store import MemoryEventStore
-from hub.facade import Facade, problem
+from hub.facade import Facade
+from hub.files import write_private
 from hub.metrics import Metrics
 from hub.middleware import BodyLimitMiddleware, MetricsMiddleware
+from hub.plugin import RouteSpec
 from hub.principal import ANONYMOUS_ADMIN, LOCAL_OWNER, Role
-from hub.registry import Registry, RouteSpec
+from hub.problems import problem
+from hub.registry import Registry
 from hub.server import HubServer
 from hub.services import start_services
 from hub.settings import Settings
@@ -84,7 +88,7 @@ async def bootstrap_admin(app: AppContext) -> str | None:
             return None
         _, value = await accounts.create_token(session, "bootstrap-admin", Role.admin, actor="bootstrap")
     path = app.settings.data_dir / ADMIN_TOKEN_FILE
-    write_private_file(path, value + "\n")
+    write_private(path, value + "\n")
     print(
         f"\nGoosuke first start: created an admin API token (also saved, mode 0600, in {path}):\n\n"
         f"    {value}\n\nUse it as 'Authorization: Bearer <token>'. It is shown only this once.\n",
@@ -120,8 +124,8 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     server = app.server
     assert server is not None
     # sse-starlette reads its keep-alive interval from this class attribute; it covers /sse and the
-    # Streamable HTTP GET stream alike.
-    EventSourceResponse.DEFAULT_PING_INTERVAL = settings.sse_ping_interval  # type: ignore[assignment]
+    # Streamable HTTP GET stream alike. Its type is inferred from the default 15 (int); a float works.
+    EventSourceResponse.DEFAULT_PING_INTERVAL = settings.sse_ping_interval  # type: ignore[assignment]  # typed int
     security = transport_security(settings)
     streamable = server.streamable_http_app(
         streamable_http_path="/mcp",
@@ -237,7 +241,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
 
 def _plugin_route(spec: RouteSpec, app: AppContext) -> Route:
     async def endpoint(request: Request) -> Response:
-        return await spec.fn(request, app)  # type: ignore[no-any-return]
+        return await spec.fn(request, app)
 
     return Route(spec.path, endpoint, methods=list(spec.methods))
 

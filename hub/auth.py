@@ -8,13 +8,9 @@ SHA-256 is looked up in the database.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 import time
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import jwt
 from mcp.server.auth.middleware.auth_context import auth_context_var
@@ -22,28 +18,23 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from sqlalchemy import select
 from starlette.authentication import AuthCredentials
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.accounts import TOKEN_PREFIX, hash_token, verify_password
+from hub.clock import aware
 from hub.db import Database
 from hub.db.models import ApiToken, User
 from hub.errors import AuthError
+from hub.files import write_private
 from hub.principal import ANONYMOUS_ADMIN, Principal, Role
+from hub.problems import problem
 from hub.settings import Settings
 
 JWT_ALGORITHM = "HS256"
 VERIFY_CACHE_SECONDS = 5.0  # a revoked API token may keep working this long on other replicas
 PRINCIPAL_SCOPE_KEY = "goosuke.principal"
-
-
-def write_private_file(path: Path, content: str) -> None:
-    """Create ``path`` with mode 0600 (never readable by others, even for a moment)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
 
 
 def signing_key(settings: Settings) -> str:
@@ -54,7 +45,7 @@ def signing_key(settings: Settings) -> str:
     if path.exists():
         return path.read_text().strip()
     key = secrets.token_urlsafe(48)
-    write_private_file(path, key)
+    write_private(path, key)
     return key
 
 
@@ -151,7 +142,7 @@ class HubTokenVerifier:
                 raise AuthError("Unknown API token. Create one with `goosuke token create`.")
             if row.revoked_at is not None:
                 raise AuthError("This API token was revoked. Ask an admin for a new one.")
-            if row.expires_at is not None and _aware(row.expires_at) <= now:
+            if row.expires_at is not None and aware(row.expires_at) <= now:
                 raise AuthError("This API token has expired. Ask an admin for a new one.")
             name = row.name
             if row.user_id:
@@ -159,7 +150,7 @@ class HubTokenVerifier:
                 if user is None or user.disabled:
                     raise AuthError("The user this API token belongs to is disabled.")
                 name = user.username
-            if row.last_used_at is None or (now - _aware(row.last_used_at)).total_seconds() > 60:
+            if row.last_used_at is None or (now - aware(row.last_used_at)).total_seconds() > 60:
                 row.last_used_at = now
             return Principal(
                 subject=row.user_id or f"token:{row.id}",
@@ -168,10 +159,6 @@ class HubTokenVerifier:
                 via="api_token",
                 token_id=row.id,
             )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def access_token_for(principal: Principal, token: str) -> AccessToken:
@@ -241,7 +228,7 @@ class AuthMiddleware:
             if public:
                 await self.app(scope, receive, send)
             else:
-                await self._refuse(scope, send, "Authentication required: send Authorization: Bearer <token>.")
+                await self._refuse(scope, receive, send, "Authentication required: send Authorization: Bearer <token>.")
             return
         assert self.verifier is not None
         try:
@@ -250,7 +237,7 @@ class AuthMiddleware:
             if public:
                 await self.app(scope, receive, send)
             else:
-                await self._refuse(scope, send, exc.message)
+                await self._refuse(scope, receive, send, exc.message)
             return
         await self._proceed(scope, receive, send, principal, token)
 
@@ -265,32 +252,21 @@ class AuthMiddleware:
         finally:
             auth_context_var.reset(reset)
 
-    async def _refuse(self, scope: Scope, send: Send, reason: str) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, reason: str) -> None:
         safe = reason.replace('"', "'")
         challenge = f'Bearer error="invalid_token", error_description="{safe}", resource_metadata="{self.metadata_url}"'
-        body: dict[str, Any]
-        if scope["path"].startswith(MCP_PREFIXES):
-            body, content_type = {"error": "invalid_token", "error_description": reason}, b"application/json"
+        headers = {"WWW-Authenticate": challenge}
+        response: Response
+        if scope["path"].startswith(MCP_PREFIXES):  # what MCP clients expect (RFC 6750's error body)
+            response = JSONResponse({"error": "invalid_token", "error_description": reason}, 401, headers)
         else:
-            body = {"type": "about:blank", "title": "Authentication required", "status": 401, "detail": reason}
-            content_type = b"application/problem+json"
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 401,
-                "headers": [
-                    (b"content-type", content_type),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"www-authenticate", challenge.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+            response = problem(401, "Authentication required", reason, headers=headers)
+        await response(scope, receive, send)
 
 
 def _bearer(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", []):
+    headers: list[tuple[bytes, bytes]] = scope.get("headers", [])
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
             if scheme.lower() == "bearer" and token.strip():

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hub import __version__, accounts
+from hub import accounts
+from hub._version import __version__
 from hub.db import Database
 from hub.errors import GoosukeError
 from hub.principal import Role

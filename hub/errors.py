@@ -1,7 +1,8 @@
 """The hub's one shallow error tree.
 
     GoosukeError                    every error the hub raises on purpose
-    ├── ConfigError                 a setting is missing or wrong (raised at start-up)
+    ├── ConfigError                 a setting or declaration is wrong (raised at start-up)
+    │   └── ServiceUnavailable      a service was asked for while it is not running (503)
     ├── AuthError                   no, bad, expired or wrong-audience credentials (HTTP 401)
     ├── PermissionDenied            the caller's role may not do this (403)
     ├── PayloadTooLarge             the request body is over the limit (413)
@@ -10,7 +11,7 @@
     │   ├── InvalidArguments        arguments do not match the tool's input model (422)
     │   ├── NotFound                the named thing does not exist (404)
     │   └── Conflict                the change clashes with the current state (409)
-    └── AgentRunError               an agent could not run or failed while running
+    └── AgentRunError               an agent could not run or failed while running (502)
 
 Every message says what happened and what to do about it; none carries a secret value.
 """
@@ -35,6 +36,13 @@ class GoosukeError(Exception):
 class ConfigError(GoosukeError):
     status = 500
     title = "Configuration error"
+
+
+class ServiceUnavailable(ConfigError):
+    """A service was asked for while it is not running (the hub is starting or stopping)."""
+
+    status = 503
+    title = "Service unavailable"
 
 
 class AuthError(GoosukeError):

@@ -17,12 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hub import __version__
+from hub._version import __version__
 from hub.auth import PRINCIPAL_SCOPE_KEY
 from hub.context import AppContext
-from hub.errors import AuthError, BadRequest, GoosukeError, describe_validation_errors
+from hub.errors import BadRequest, GoosukeError, describe_validation_errors
+from hub.plugin import Call
 from hub.principal import Principal
-from hub.registry import Call
+from hub.problems import error_response, problem
 
 logger = logging.getLogger("goosuke.facade")
 
@@ -36,24 +37,6 @@ class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"
     expires_in: int
-
-
-def problem(
-    status: int,
-    title: str,
-    detail: str,
-    errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if errors:
-        body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
-
-
-def error_response(exc: GoosukeError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
-    return problem(exc.status, exc.title, exc.message, exc.errors, headers)
 
 
 async def read_json(request: Request) -> Any:

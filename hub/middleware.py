@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.errors import PayloadTooLarge
 from hub.metrics import Metrics
+from hub.problems import problem
 
 ROUTE_LABELS = (
     "/mcp",
@@ -87,7 +87,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     announced = 0
                 if announced > self.limit:
-                    await self._refuse(send)
+                    await self._refuse(scope, receive, send)
                     return
         received = 0
         started = False
@@ -111,28 +111,10 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except PayloadTooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
 
     def _detail(self) -> str:
         return f"The request body exceeds {self.limit} bytes (GOOSUKE_MAX_BODY_BYTES). Send less."
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "type": "about:blank",
-                "title": "Payload too large",
-                "status": 413,
-                "detail": self._detail(),
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await problem(413, "Payload too large", self._detail())(scope, receive, send)

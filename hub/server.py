@@ -37,13 +37,13 @@ from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
 
-from hub import __version__
+from hub._version import __version__
 from hub.auth import PRINCIPAL_SCOPE_KEY, principal_from_access_token
 from hub.context import AppContext
 from hub.errors import GoosukeError, NotFound
+from hub.plugin import Call
 from hub.principal import Principal
 from hub.protocols import CapabilitySource, PromptSource
-from hub.registry import Call
 
 logger = logging.getLogger("goosuke.server")
 
@@ -112,7 +112,8 @@ class HubServer(MCPServer[Any]):
                 request = None
         scope = getattr(request, "scope", None)
         if isinstance(scope, dict) and PRINCIPAL_SCOPE_KEY in scope:
-            return scope[PRINCIPAL_SCOPE_KEY]  # type: ignore[no-any-return]
+            principal: Principal = scope[PRINCIPAL_SCOPE_KEY]  # the bearer middleware puts it there
+            return principal
         token = get_access_token()
         if token is not None:
             return principal_from_access_token(token)
@@ -120,7 +121,8 @@ class HubServer(MCPServer[Any]):
 
     def _sources(self) -> list[CapabilitySource]:
         """Running services whose tools, resources and prompts are served beside the registry's."""
-        return self.app.services.implementing(CapabilitySource)
+        # mypy refuses a Protocol where type[T] is expected (python/mypy#4717); isinstance accepts it.
+        return self.app.services.implementing(CapabilitySource)  # type: ignore[type-abstract]  # Protocol
 
     def _owner(self, name: str) -> CapabilitySource | None:
         if name in self.app.registry.tools:
@@ -140,7 +142,7 @@ class HubServer(MCPServer[Any]):
                     input_schema=spec.input_schema,
                     output_schema=spec.output_schema,
                     annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=spec.destructive),
-                    _meta={"goosuke/role": spec.role.value},
+                    meta={"goosuke/role": spec.role.value},
                 )
             )
         for source in self._sources():
@@ -243,8 +245,8 @@ class HubServer(MCPServer[Any]):
         prompts = await super().list_prompts()
         for source in self._prompt_sources():
             prompts.extend(await source.list_prompts(self.app))
-        for source in self._sources():
-            prompts.extend(await source.list_prompts())
+        for capabilities in self._sources():
+            prompts.extend(await capabilities.list_prompts())
         return prompts
 
     async def get_prompt(
@@ -258,10 +260,10 @@ class HubServer(MCPServer[Any]):
                 raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
             if result is not None:
                 return result
-        source = self._owner(name)
-        if source is not None:
+        owner = self._owner(name)
+        if owner is not None:
             try:
-                found = await source.get_prompt(name, dict(arguments or {}), principal)
+                found = await owner.get_prompt(name, dict(arguments or {}), principal)
             except GoosukeError as exc:
                 raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
             if found is not None:

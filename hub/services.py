@@ -18,12 +18,12 @@ reverse. Everything else looks services up by type::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from hub.errors import ConfigError
+from hub.errors import ConfigError, ServiceUnavailable
 from hub.protocols import Readiness
 
 if TYPE_CHECKING:
@@ -33,10 +33,6 @@ T = TypeVar("T")
 
 ServiceFactory = Callable[["AppContext"], Any]
 """``fn(app)`` returning the service, an awaitable of it, or an async context manager yielding it."""
-
-
-class ServiceUnavailable(ConfigError):
-    """A service was asked for while it is not running (the hub is starting or stopping)."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class Services:
 
     def readiness(self) -> dict[str, Any]:
         """Every :class:`~hub.protocols.Readiness` service's state, by its ``readiness_name``."""
-        return {s.readiness_name: s.readiness() for s in self.implementing(Readiness)}
+        return {s.readiness_name: s.readiness() for s in self._running.values() if isinstance(s, Readiness)}
 
     def put(self, kind: type[T], service: T) -> None:
         """Make ``service`` the running ``kind`` (start-up does this; tests may too)."""
@@ -148,7 +144,7 @@ async def start_services(specs: Iterable[ServiceSpec], app: AppContext, stack: A
         if isinstance(result, AbstractAsyncContextManager) or hasattr(result, "__aenter__"):
             service = await stack.enter_async_context(cast(AbstractAsyncContextManager[Any], result))
         elif inspect.isawaitable(result):
-            service = await cast(Awaitable[Any], result)
+            service = await result
         else:
             service = result
         app.services.put(spec.kind, service)

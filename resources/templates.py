@@ -4,10 +4,9 @@ their parameters, so Claude Desktop and Goose can pick templates from their prom
 from __future__ import annotations
 
 from mcp_types import GetPromptResult, Prompt, PromptArgument, PromptMessage, TextContent
-from sqlalchemy import select
 
 from hub import AppContext, Call, Plugin, Principal
-from hub.db.models import TaskTemplate
+from hub.templates import preview as previews
 from hub.templates import store
 from hub.templates.definition import Parameter
 from hub.templates.store import TemplateInfo
@@ -25,7 +24,7 @@ async def template_resource(call: Call, name: str) -> TemplateInfo:
 
 
 def _argument(parameter: Parameter) -> PromptArgument:
-    hint = parameter.input_type
+    hint: str = parameter.input_type
     if parameter.options:
         hint += f": one of {', '.join(parameter.options)}"
     if parameter.default is not None:
@@ -39,7 +38,7 @@ class TemplatePrompts:
 
     async def list_prompts(self, app: AppContext) -> list[Prompt]:
         async with app.db.session() as session:
-            rows = await session.scalars(select(TaskTemplate).order_by(TaskTemplate.name).limit(MAX_PROMPTS))
+            rows, _ = await store.list_rows(session, tag=None, agent=None, search=None, limit=MAX_PROMPTS, offset=0)
             return [
                 Prompt(
                     name=row.name,
@@ -54,10 +53,9 @@ class TemplatePrompts:
         self, app: AppContext, principal: Principal, name: str, arguments: dict[str, str]
     ) -> GetPromptResult | None:
         async with app.db.session() as session:
-            exists = await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == name))
-        if exists is None:
-            return None
-        preview = await store.prepare(app.db.read, name, arguments)
+            if await store.find_row(session, name) is None:
+                return None
+        preview = await previews.prepare(app.db.read, name, arguments)
         text = f"{preview.instructions}\n\n{preview.prompt}" if preview.instructions else preview.prompt
         return GetPromptResult(
             description=f"{name} v{preview.version}",

@@ -76,8 +76,8 @@ def view_of(action: Action, app: AppContext) -> ActionView:
         upcoming = next_fire(action, datetime.now(UTC))
     return ActionView(
         name=action.name,
-        kind=action.kind,
-        template=action.template,  # type: ignore[arg-type]
+        kind=action.kind,  # type: ignore[arg-type]  # a str column; pydantic checks the Literal
+        template=action.template,
         enabled=action.enabled,
         params=action.params,
         mapping=action.mapping,

@@ -7,7 +7,6 @@ import json
 import logging
 from typing import Any, Literal
 
-import httpx2
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
@@ -121,21 +120,6 @@ class Recommendations(BaseModel):
     execution_id: str | None = Field(default=None, description="The refinement's execution, when one ran.")
 
 
-async def _entries(call: Call, query: str, limit: int) -> tuple[list[tuple[_catalog.ServerJson, str]], list[str]]:
-    shipped = [(e, "catalog") for e in _catalog.shipped()]
-    warnings: list[str] = []
-    url = call.app.settings.registry_url
-    if not url:
-        return shipped, warnings
-    try:
-        remote = await _catalog.registry_search(url, query, limit)
-    except (httpx2.HTTPError, ValueError) as exc:
-        warnings.append(f"The registry at {url} could not be searched ({type(exc).__name__}); showing the catalog.")
-        return shipped, warnings
-    names = {e.name for e, _ in shipped}
-    return shipped + [(e, "registry") for e in remote if e.name not in names], warnings
-
-
 async def _installed(call: Call) -> set[str]:
     return {r.key for r in await store_of(call).records()}
 
@@ -144,7 +128,7 @@ async def _installed(call: Call) -> set[str]:
 async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
     """Search the catalog of well-known MCP servers (and the MCP Registry when GOOSUKE_REGISTRY_URL is set)
     by words; each entry says how it runs and which variables and secrets it needs."""
-    entries, warnings = await _entries(call, args.query, args.limit)
+    entries, warnings = await _catalog.search(call.app.settings.registry_url, args.query, args.limit)
     installed = await _installed(call)
     if args.query.strip():
         found = {m.entry.name for m in _ranking.rank([e for e, _ in entries], args.query)}
@@ -156,26 +140,12 @@ async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
     return SearchResult(entries=[CatalogEntry.of(e, s, installed) for e, s in entries[: args.limit]], warnings=warnings)
 
 
-async def _resolve(call: Call, name: str) -> _catalog.ServerJson:
-    entry = _catalog.find_shipped(name)
-    url = call.app.settings.registry_url
-    if entry is None and url:
-        try:
-            entry = await _catalog.registry_get(url, name)
-        except (httpx2.HTTPError, ValueError) as exc:
-            raise NotFound(
-                f"{name!r} is not in the shipped catalog and the registry at {url} could not be reached "
-                f"({type(exc).__name__}). Try again later or add the extension with extension_add."
-            ) from None
-    return _catalog.require(entry, name)
-
-
 @plugin.tool(role=Role.admin)
 async def extension_install(call: Call, args: InstallArgs) -> Installed:
     """Install a catalog entry as a Goose extension: its package is run directly (npx, uvx, docker argv,
     never a shell) or its remote is connected to. Secret variables given in `values` go to the vault and
     are named in env_keys."""
-    entry = await _resolve(call, args.catalog_name)
+    entry = await _catalog.resolve(call.app.settings.registry_url, args.catalog_name)
     vault = vault_of(call)
     have = frozenset(i.name for i in await vault.secrets())
     prefill = _catalog.to_extension(entry, args.values, name=args.name, use=args.use, have_secrets=have)

@@ -4,20 +4,20 @@ Every Discord tool waits (up to ``GOOSUKE_DISCORD_READY_TIMEOUT``) for the bot t
 only guilds and channels on the allow-list, and turns Discord's refusals into errors that say what to
 do. Reading needs the viewer role, writing the operator role. Guilds, channels, threads and search
 are in ``tools/discord_guilds.py``; settings and bindings in ``discord_settings``/``discord_reactions``.
-This module starts the bot (when a token is configured) and seeds the default ✏️ binding.
+The bot itself, and the default ✏️ binding, are the Discord service's (``hub/discord/plugin.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from discord.http import Route
 from pydantic import BaseModel, Field, model_validator
 
 from hub import Call, Plugin, Role
 from hub.context import AppContext
-from hub.discord import DiscordService, Emoji, message_link, split_message
+from hub.discord import DiscordService, Emoji, ReplyTo, message_link
 from hub.discord.text import Snowflake, embed_text, message_text, snowflake_time
 from hub.errors import InvalidArguments
 
@@ -160,15 +160,10 @@ async def post_messages(
     content: str,
     *,
     reply_to: str | None = None,
-    mentions: list[str] | None = None,
+    mentions: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    posted = []
-    for index, piece in enumerate(split_message(content)):
-        payload: dict[str, Any] = {"content": piece, "allowed_mentions": {"parse": list(mentions or [])}}
-        if index == 0 and reply_to:
-            payload["message_reference"] = {"message_id": reply_to, "channel_id": str(channel_id)}
-        route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-        posted.append(await service.request(f"Posting to channel {channel_id}", route, json=payload))
+    reply = ReplyTo(reply_to, channel_id) if reply_to else None
+    posted = await service.api.post(channel_id, content, reply_to=reply, mentions=mentions or ())
     if not posted:
         raise InvalidArguments("The content is blank: there is nothing to post.")
     return posted
@@ -191,11 +186,7 @@ async def discord_edit_message(call: Call, args: EditMessage) -> MessageView:
     """Replace the text of one of the bot's own messages (at most 2,000 characters)."""
     service = discord_of(call.app)
     place = await service.allowed_place(int(args.channel_id))
-    route = Route(
-        "PATCH", "/channels/{channel_id}/messages/{message_id}", channel_id=place.channel_id, message_id=args.message_id
-    )
-    payload = {"content": args.content, "allowed_mentions": {"parse": []}}
-    data = await service.request(f"Editing message {args.message_id}", route, json=payload)
+    data = await service.api.edit_message(place.channel_id, args.message_id, args.content)
     return MessageView.of(data, place.guild_id)
 
 
@@ -204,13 +195,7 @@ async def discord_delete_message(call: Call, args: MessageRef) -> Deleted:
     """Delete a message (the bot's own, or anyone's where the bot has Manage Messages)."""
     service = discord_of(call.app)
     place = await service.allowed_place(int(args.channel_id))
-    route = Route(
-        "DELETE",
-        "/channels/{channel_id}/messages/{message_id}",
-        channel_id=place.channel_id,
-        message_id=args.message_id,
-    )
-    await service.request(f"Deleting message {args.message_id}", route)
+    await service.api.delete_message(place.channel_id, args.message_id)
     return Deleted(deleted=True, channel_id=args.channel_id, message_id=args.message_id)
 
 
@@ -219,10 +204,7 @@ async def discord_get_message(call: Call, args: MessageRef) -> MessageView:
     """Read one message with its author, text, embed text and attachment names."""
     service = discord_of(call.app)
     place = await service.allowed_place(int(args.channel_id))
-    route = Route(
-        "GET", "/channels/{channel_id}/messages/{message_id}", channel_id=place.channel_id, message_id=args.message_id
-    )
-    return MessageView.of(await service.request(f"Reading message {args.message_id}", route), place.guild_id)
+    return MessageView.of(await service.api.message(place.channel_id, args.message_id), place.guild_id)
 
 
 @plugin.tool(read_only=True)
@@ -231,12 +213,9 @@ async def discord_get_history(call: Call, args: HistoryQuery) -> History:
     before/after/around a message id. Page on with the `older` and `newer` cursors."""
     service = discord_of(call.app)
     place = await service.allowed_place(int(args.channel_id))
-    params: dict[str, Any] = {"limit": args.limit}
-    for key in ("before", "after", "around"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
-    route = Route("GET", "/channels/{channel_id}/messages", channel_id=place.channel_id)
-    page = await service.request(f"Reading the history of channel {args.channel_id}", route, params=params)
+    page = await service.api.history(
+        place.channel_id, limit=args.limit, before=args.before, after=args.after, around=args.around
+    )
     messages = sorted((MessageView.of(m, place.guild_id) for m in page), key=lambda m: int(m.id))
     reached_start = len(page) < args.limit and args.after is None and args.around is None
     older = None if not messages or reached_start else messages[0].id
@@ -254,12 +233,5 @@ async def discord_add_reaction(call: Call, args: ReactionArgs) -> Reacted:
     service = discord_of(call.app)
     place = await service.allowed_place(int(args.channel_id))
     form = emoji.api_form if emoji.id is not None else args.emoji.strip()
-    route = Route(
-        "PUT",
-        "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-        channel_id=place.channel_id,
-        message_id=args.message_id,
-        emoji=form,
-    )
-    await service.request(f"Reacting to message {args.message_id}", route)
+    await service.api.add_reaction(place.channel_id, args.message_id, form)
     return Reacted(channel_id=args.channel_id, message_id=args.message_id, emoji=str(args.emoji.strip()))

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import anyio
 import discord
-from discord.http import Route
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
 from hub.discord import DiscordService
 from hub.discord.text import Snowflake
-from hub.errors import InvalidArguments, ToolError
+from hub.errors import InvalidArguments
+from hub.plugin import NoArguments
 from tools.discord import MAX_CONTENT, MessageView, discord_of, post_messages
 
 plugin = Plugin("discord-guilds")
 
-SEARCH_ATTEMPTS = 5  # 202 "index not ready" answers retried before giving up
-SEARCH_WAIT_CAP = 10.0  # seconds: the longest retry_after honoured per attempt
 CHANNEL_TYPES = {0: "text", 2: "voice", 4: "category", 5: "announcement", 10: "announcement_thread", 11: "thread",
                  12: "private_thread", 13: "stage", 15: "forum", 16: "media"}  # fmt: skip
 
@@ -39,10 +36,6 @@ class SearchResult(BaseModel):
     total_results: int = Field(description="Matches Discord counted (some may be in channels the hub may not show).")
     messages: list[MessageView]
     next_offset: int | None = Field(description="Pass as `offset` for more; None when there are no more.")
-
-
-class NoArguments(BaseModel):
-    """This tool takes no arguments."""
 
 
 class GuildView(BaseModel):
@@ -103,19 +96,15 @@ async def discord_search_messages(call: Call, args: SearchQuery) -> SearchResult
         place = await service.allowed_place(int(args.channel_id))
         if place.guild_id != guild_id:
             raise InvalidArguments(f"Channel {args.channel_id} is not in guild {args.guild_id}.")
-    params: list[tuple[str, Any]] = [("limit", args.limit), ("offset", args.offset)]
-    params += [(k, getattr(args, k)) for k in ("content", "author_id", "channel_id") if getattr(args, k)]
-    params += [("has", h) for h in args.has]
-    route = Route("GET", "/guilds/{guild_id}/messages/search", guild_id=guild_id)
-    data: Any = None
-    for _ in range(SEARCH_ATTEMPTS):
-        data = await service.request(f"Searching guild {args.guild_id}", route, params=params)
-        if not (isinstance(data, dict) and data.get("code") == 110000):  # 202: the index is not ready yet
-            break
-        await anyio.sleep(min(float(data.get("retry_after") or 1), SEARCH_WAIT_CAP))
-    else:
-        wait = float((data or {}).get("retry_after") or 5)
-        raise ToolError(f"Discord is still indexing guild {args.guild_id} for search; try again in {wait:.0f} s.")
+    data = await service.api.search_messages(
+        guild_id,
+        limit=args.limit,
+        offset=args.offset,
+        content=args.content,
+        author_id=args.author_id,
+        channel_id=args.channel_id,
+        has=args.has,
+    )
     found = [group[0] for group in data.get("messages") or [] if group]
     visible = []
     for message in found:
@@ -149,11 +138,9 @@ async def discord_list_channels(call: Call, args: GuildRef) -> ChannelList:
     """List a guild's channels and (by default) its active threads, as the hub may touch them."""
     service = discord_of(call.app)
     guild_id = int(args.guild_id)
-    route = Route("GET", "/guilds/{guild_id}/channels", guild_id=guild_id)
-    channels = await service.request(f"Listing the channels of guild {args.guild_id}", route)
+    channels = await service.api.guild_channels(guild_id)
     if args.threads:
-        route = Route("GET", "/guilds/{guild_id}/threads/active", guild_id=guild_id)
-        channels += (await service.request(f"Listing the threads of guild {args.guild_id}", route)).get("threads", [])
+        channels += await service.api.active_threads(guild_id)
     out = []
     for data in channels:
         channel_id, parent_id = int(data["id"]), _id(data.get("parent_id"))
@@ -178,18 +165,9 @@ async def discord_create_thread(call: Call, args: CreateThread) -> ThreadView:
     """Open a thread in a channel, on a message or on its own, and optionally post a first message in it."""
     service = discord_of(call.app)
     place = await service.allowed_place(int(args.channel_id))
-    body: dict[str, Any] = {"name": args.name, "auto_archive_duration": args.auto_archive_minutes}
-    if args.message_id:
-        route = Route(
-            "POST",
-            "/channels/{channel_id}/messages/{message_id}/threads",
-            channel_id=place.channel_id,
-            message_id=args.message_id,
-        )
-    else:
-        route = Route("POST", "/channels/{channel_id}/threads", channel_id=place.channel_id)
-        body["type"] = 11  # public thread
-    thread = await service.request(f"Opening a thread in channel {args.channel_id}", route, json=body)
+    thread = await service.api.create_thread(
+        place.channel_id, args.name, message_id=args.message_id, auto_archive_minutes=args.auto_archive_minutes
+    )
     thread_id = int(thread["id"])
     posted = await post_messages(service, thread_id, args.content) if args.content else []
     return ThreadView(

@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from hub import Call, Plugin, Role
-from hub.db.models import Action, DiscordRun
+from hub.db.models import Action
 from hub.discord import EVENT_FIELDS, Emoji, reaction_config
+from hub.discord.runs import recent_runs
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments
 from tools.actions import actions_of
@@ -204,16 +204,8 @@ async def discord_reaction_delete(call: Call, args: BindingName) -> BindingView:
 @plugin.tool(read_only=True)
 async def discord_reaction_runs(call: Call, args: RunQuery) -> RunList:
     """Recent reaction runs, newest first: who reacted where, the execution, and what was posted or why not."""
-    query = select(DiscordRun, Action.name).join(Action, Action.id == DiscordRun.action_id)
-    if args.name:
-        query = query.where(Action.name == args.name)
-    if args.channel_id:
-        query = query.where(DiscordRun.channel_id == int(args.channel_id))
-    if args.status:
-        query = query.where(DiscordRun.status == args.status)
-    query = query.order_by(DiscordRun.id.desc()).limit(args.limit)
-    async with call.app.db.session() as session:
-        rows = list(await session.execute(query))
+    channel = int(args.channel_id) if args.channel_id else None
+    rows = await recent_runs(call.app.db, args.name, channel, args.status, args.limit)
     return RunList(
         runs=[
             RunView(

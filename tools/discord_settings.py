@@ -17,6 +17,7 @@ from hub.db.models import DiscordScope
 from hub.discord import EffectiveConfig, ScopeConfig
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments, NotFound
+from hub.plugin import NoArguments
 from tools.discord import discord_of
 
 plugin = Plugin("discord-settings")
@@ -44,7 +45,10 @@ class ScopeRef(BaseModel):
 
     @property
     def discord_id(self) -> int:
-        return int(self.channel_id if self.channel_id is not None else self.guild_id)  # type: ignore[arg-type]
+        if self.channel_id is not None:
+            return int(self.channel_id)
+        assert self.guild_id is not None  # _one_scope: a guild_id when there is no channel_id
+        return int(self.guild_id)
 
 
 class SettingsUpdate(ScopeRef, ScopeConfig):
@@ -63,7 +67,7 @@ class ScopeView(BaseModel):
     @classmethod
     def of(cls, row: DiscordScope) -> ScopeView:
         return cls(
-            kind=row.kind,  # type: ignore[arg-type]
+            kind=row.kind,  # type: ignore[arg-type]  # a str column; pydantic checks the Literal
             id=str(row.discord_id),
             guild_id=str(row.guild_id) if row.guild_id else None,
             allowed=row.allowed,
@@ -89,10 +93,6 @@ class Allowlist(BaseModel):
     from_settings: dict[str, list[str]] = Field(
         description="Entries from GOOSUKE_DISCORD_ALLOWED_GUILDS / _CHANNELS (change them in the environment)."
     )
-
-
-class NoArguments(BaseModel):
-    """This tool takes no arguments."""
 
 
 class Status(BaseModel):

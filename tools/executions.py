@@ -7,17 +7,17 @@ sending MCP progress notifications. Subscribe to ``goosuke://executions/{id}`` f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
 from hub import Call, Conflict, InvalidArguments, Plugin, Role
+from hub.clock import aware
 from hub.db.models import Execution
 from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, TriggerKind, trigger_of
-from hub.engine.records import aware
+from hub.engine.history import ExecutionQuery
 from hub.templates.definition import NAME_PATTERN
 
 plugin = Plugin("executions")
@@ -136,7 +136,7 @@ async def start(
     """Bind a caller-bound agent to this call, queue the run, and follow it for ``wait`` seconds."""
     attachment = await engine.bind(call, preview)
     if isinstance(attachment, InputRequiredResult):  # the client answers (2026 protocol), then calls again
-        return attachment  # type: ignore[return-value]
+        return attachment  # type: ignore[return-value]  # hub.server passes an InputRequiredResult through
     info = await engine.submit_preview(
         preview, trigger=trigger_of(call), idempotency_key=idempotency_key, attachment=attachment, retry_of=retry_of
     )
@@ -154,32 +154,9 @@ async def execution_get(call: Call, args: ExecutionId) -> ExecutionInfo:
 @plugin.tool(read_only=True)
 async def execution_list(call: Call, args: ExecutionListArgs) -> ExecutionList:
     """List executions, newest first, filtered by template, state, trigger kind and time range, a page at a time."""
-    query = select(Execution)
-    count = select(func.count()).select_from(Execution)
-    conditions = []
-    if args.template:
-        conditions.append(Execution.template_name == args.template)
-    if args.status:
-        conditions.append(Execution.status == args.status)
-    if args.trigger:
-        conditions.append(Execution.trigger_kind == args.trigger)
-    if args.since:
-        conditions.append(Execution.queued_at >= utc(args.since))
-    if args.until:
-        conditions.append(Execution.queued_at < utc(args.until))
-    for condition in conditions:
-        query, count = query.where(condition), count.where(condition)
-    query = query.order_by(Execution.queued_at.desc(), Execution.id.desc()).limit(args.limit).offset(args.offset)
-    async with call.app.db.session() as session:
-        rows = list(await session.scalars(query))
-        total = int(await session.scalar(count) or 0)
+    rows, total = await engine_of(call).find(ExecutionQuery(**args.model_dump()))
     end = args.offset + len(rows)
     return ExecutionList(executions=[_summary(r) for r in rows], total=total, next_offset=end if end < total else None)
-
-
-def utc(moment: datetime) -> datetime:
-    """Times are stored in UTC (SQLite keeps no offset): compare in UTC; a time without offset is UTC."""
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _summary(row: Execution) -> ExecutionSummary:
@@ -188,10 +165,10 @@ def _summary(row: Execution) -> ExecutionSummary:
         template=row.template_name,
         template_version=row.template_version,
         agent=row.agent,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]  # a str column; pydantic checks the Literal
         trigger=f"{row.trigger_kind}:{row.trigger_actor}",
         attempt=row.attempt,
-        queued_at=aware(row.queued_at),  # type: ignore[arg-type]
+        queued_at=aware(row.queued_at),
         started_at=aware(row.started_at),
         finished_at=aware(row.finished_at),
         error=row.error,

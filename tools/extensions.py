@@ -14,7 +14,9 @@ from hub import AppContext, Call, Plugin, Role
 from hub.errors import ConfigError
 from hub.extensions.schema import ExtensionConfig
 from hub.extensions.store import ExtensionRecord, ExtensionStore
-from hub.federation.service import SEP, CheckReport, Federation
+from hub.federation.check import CheckReport
+from hub.federation.listing import SEP
+from hub.federation.service import Federation
 
 plugin = Plugin("extensions")
 
@@ -48,7 +50,9 @@ class ExtensionView(BaseModel):
     @classmethod
     def of(cls, record: ExtensionRecord, app: AppContext) -> ExtensionView:
         federation = federation_of(app)
-        status = federation.status(record.key) if federation else {"state": "stopped", "last_error": None}
+        status: dict[str, Any] = (
+            federation.status(record.key) if federation else {"state": "stopped", "last_error": None}
+        )
         available = record.config.available_tools
         tools = [
             f"{record.key}{SEP}{t['name']}"
@@ -109,26 +113,6 @@ class ExtensionListArgs(BaseModel):
 
 class Extensions(BaseModel):
     extensions: list[ExtensionView]
-
-
-class CheckResult(BaseModel):
-    ok: bool
-    key: str
-    type: str
-    server: dict[str, Any] | None = Field(description="The server's name and version, as it announced them.")
-    protocol_version: str | None
-    tools: list[str] = Field(description="Its tools, by their own names.")
-    resources: int
-    resource_templates: int
-    prompts: int
-    start_ms: float | None = Field(description="Milliseconds to start (or connect) and initialize.")
-    list_ms: float | None = Field(description="Milliseconds to list everything it offers.")
-    error: str | None
-    stderr: str | None = Field(description="The end of its stderr when it failed (secrets masked).")
-
-    @classmethod
-    def of(cls, report: CheckReport) -> CheckResult:
-        return cls(**report.__dict__)
 
 
 async def warm(app: AppContext, record: ExtensionRecord) -> str | None:
@@ -205,11 +189,11 @@ async def extension_disable(call: Call, args: ExtensionName) -> ExtensionChanged
 
 
 @plugin.tool(role=Role.operator, read_only=True)
-async def extension_check(call: Call, args: ExtensionName) -> CheckResult:
+async def extension_check(call: Call, args: ExtensionName) -> CheckReport:
     """Start (or connect to) an extension on a connection of its own, list its tools, resources and
     prompts, report the latency and any error (with the end of its stderr), then stop it."""
     record = await store_of(call).get(args.name)
     federation = federation_of(call.app)
     if federation is None:
         raise ConfigError("Federation is not running; the hub is starting or stopping. Try again.")
-    return CheckResult.of(await federation.check(record))
+    return await federation.check(record)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
-from hub.extensions.goose_sync import GooseSync, render
+from hub.extensions.goose_sync import GooseSync, SyncResult, render
 from hub.extensions.store import ExtensionStore
 
 plugin = Plugin("goose-sync")
@@ -33,24 +33,6 @@ class SyncArgs(BaseModel):
     include_bundled: bool = Field(default=False, description="Also pull Goose's bundled builtin/platform entries.")
 
 
-class SyncReport(BaseModel):
-    mode: str
-    path: str
-    dry_run: bool
-    pushed: list[str] = Field(description="Keys written to config.yaml.")
-    pulled: list[str] = Field(description="Keys taken into the hub from config.yaml.")
-    removed_from_goose: list[str]
-    removed_from_hub: list[str]
-    conflicts: list[dict[str, Any]] = Field(description="Both sides changed: both versions and which one was kept.")
-    pending: list[dict[str, str]] = Field(description="Changes this mode left for the other direction.")
-    skipped: list[dict[str, str]] = Field(description="Entries left alone, with the reason (e.g. malformed).")
-    warnings: list[str]
-    secrets: list[str] = Field(description="Names of secrets exported or imported (never values).")
-    diff: str = Field(description="Unified diff of config.yaml.")
-    backup: str | None = Field(description="Where the previous config.yaml was kept.")
-    written: bool
-
-
 class RenderArgs(BaseModel):
     include_extensions: bool = Field(default=True, description="The team's extensions, each as its own entry.")
     include_hub: bool = Field(
@@ -65,11 +47,11 @@ class Rendered(BaseModel):
 
 
 @plugin.tool(role=Role.admin)
-async def goose_config_sync(call: Call, args: SyncArgs) -> SyncReport:
+async def goose_config_sync(call: Call, args: SyncArgs) -> SyncResult:
     """Sync the hub's extensions with Goose's config.yaml (GOOSUKE_GOOSE_CONFIG_PATH): pull, push or both.
     Comments and keys the hub does not own are kept, writes are atomic with a .bak copy, conflicts are
     reported with both versions. dry_run shows the diff without writing."""
-    result = await sync_of(call).sync(
+    return await sync_of(call).sync(
         args.mode,
         actor=call.principal.name,
         dry_run=args.dry_run,
@@ -77,7 +59,6 @@ async def goose_config_sync(call: Call, args: SyncArgs) -> SyncReport:
         secrets=args.secrets,
         include_bundled=args.include_bundled,
     )
-    return SyncReport(**result.__dict__)
 
 
 @plugin.tool(role=Role.operator, read_only=True)

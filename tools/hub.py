@@ -6,19 +6,14 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 
-from hub import Call, Plugin, Role, __version__
-from hub.db.models import ApiToken, User
+from hub import Call, Plugin, Role, __version__, accounts
+from hub.plugin import NoArguments
 
 plugin = Plugin("hub")
 
 # Settings never shown by settings_get: they are secret or reveal where secrets live.
 SECRET_SETTINGS = {"jwt_secret", "database_url"}
-
-
-class NoArguments(BaseModel):
-    """This tool takes no arguments."""
 
 
 class WhoAmI(BaseModel):
@@ -49,8 +44,8 @@ class SettingsView(BaseModel):
 async def hub_facts(call: Call) -> HubInfo:
     app = call.app
     async with app.db.session() as session:
-        users = int(await session.scalar(select(func.count()).select_from(User)) or 0)
-        tokens = int(await session.scalar(select(func.count()).select_from(ApiToken)) or 0)
+        users = await accounts.count_users(session)
+        tokens = await accounts.count_tokens(session)
     status = app.services.readiness()
     return HubInfo(
         version=__version__,

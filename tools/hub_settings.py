@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin, Role
 from hub.db.models import HubSetting
 from hub.errors import InvalidArguments
+from hub.plugin import NoArguments
 from hub.vault.stored_settings import HubSettings
 
 plugin = Plugin("hub-settings")
@@ -56,10 +57,6 @@ class SettingName(BaseModel):
     name: str = SETTING_NAME
 
 
-class Empty(BaseModel):
-    pass
-
-
 class SettingsList(BaseModel):
     settings: list[SettingView]
 
@@ -87,7 +84,7 @@ async def hub_setting_get(call: Call, args: SettingName) -> SettingView:
 
 
 @plugin.tool(role=Role.operator, read_only=True)
-async def hub_setting_list(call: Call, args: Empty) -> SettingsList:
+async def hub_setting_list(call: Call, args: NoArguments) -> SettingsList:
     """List the hub settings kept in the database; secret ones are masked."""
     return SettingsList(settings=[SettingView.of(r) for r in await settings_of(call).entries()])
 

@@ -1,33 +1,23 @@
-"""Goose recipe interop: import a recipe as a template, export a template as a recipe.
-
-An exported recipe is valid for ``goose recipe validate`` and runs with ``goose run --recipe``; when the
-template lists the ``goosuke`` extension, the hub is added as a ``streamable_http`` extension whose
-bearer token comes from ``GOOSUKE_TOKEN`` in Goose's environment.
-"""
+"""Goose recipe interop tools: import a recipe as a template, export a template as a recipe
+(the conversion is ``hub/templates/recipes.py``)."""
 
 from __future__ import annotations
 
-import io
-import re
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.scalarstring import LiteralScalarString
+from pydantic import BaseModel, Field
 
-from hub import Call, InvalidArguments, Plugin, Role
-from hub.errors import describe_validation_errors
-from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, HUB_EXTENSION, hub_extension
+from hub import Call, Plugin, Role
 from hub.extensions.store import ExtensionStore
+from hub.templates import preview as previews
 from hub.templates import store
-from hub.templates.definition import NAME_PATTERN, TemplateDefinition
+from hub.templates.definition import NAME_PATTERN
+from hub.templates.recipes import definition_from_recipe, dump_recipe, parse_recipe, recipe_of
 from hub.templates.store import TemplateInfo
 from tools.templates import agents, notify, save_new
 
 plugin = Plugin("recipes")
 
-GOOSE_BUILTINS = frozenset({"developer", "computercontroller", "memory", "tutorial", "autovisualiser", "chatrecall"})
 MAX_RECIPE_CHARS = 500_000
 
 
@@ -54,168 +44,18 @@ class RecipeExported(BaseModel):
     recipe: dict[str, Any]
 
 
-def slug(text: str) -> str:
-    value = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64]
-    return value or "imported-recipe"
-
-
-def _extension_name(entry: dict[str, Any], hub_url: str) -> str:
-    name = str(entry.get("name") or "")
-    uri = str(entry.get("uri") or "")
-    if entry.get("type") == "streamable_http" and (name == HUB_EXTENSION or uri.rstrip("/") == hub_url):
-        return HUB_EXTENSION
-    return name
-
-
-def definition_from_recipe(data: Any, args: RecipeImport, hub_url: str) -> tuple[TemplateDefinition, list[str]]:
-    """Map a recipe onto a template definition; return it with warnings about what was left behind."""
-    if not isinstance(data, dict):
-        raise InvalidArguments("The recipe must be a YAML mapping with title, description and prompt.")
-    warnings: list[str] = []
-    prompt, instructions = data.get("prompt"), data.get("instructions")
-    if not prompt:
-        if not instructions:
-            raise InvalidArguments("The recipe has neither prompt nor instructions; a template needs a prompt.")
-        prompt, instructions = instructions, None
-        warnings.append("The recipe has no prompt: its instructions became the template's prompt.")
-    parameters = []
-    for p in data.get("parameters") or []:
-        if isinstance(p, dict) and p.get("input_type") == "file":
-            raise InvalidArguments(
-                f"Parameter {p.get('key')!r} is a file parameter, which the hub cannot read from your disk. "
-                "Change it to a string parameter that takes the content."
-            )
-        parameters.append(
-            {
-                k: v
-                for k, v in (p or {}).items()
-                if k in ("key", "input_type", "requirement", "default", "options", "description")
-            }
-        )
-    extensions = []
-    for entry in data.get("extensions") or []:
-        name = _extension_name(entry if isinstance(entry, dict) else {}, hub_url)
-        if name:
-            extensions.append(name)
-            if name != HUB_EXTENSION and name not in GOOSE_BUILTINS:
-                warnings.append(f"Extension {name!r} must be known to the hub (extension tools) for runs to get it.")
-    settings = data.get("settings") or {}
-    agent_settings: dict[str, Any] = {}
-    if settings.get("goose_provider"):
-        agent_settings["provider"] = settings["goose_provider"]
-    if settings.get("goose_model"):
-        agent_settings["model"] = settings["goose_model"]
-    if settings.get("max_turns"):
-        agent_settings["max_turns"] = settings["max_turns"]
-    if settings.get("temperature") is not None:
-        agent_settings["temperature"] = settings["temperature"]
-    retry = data.get("retry") or {}
-    if retry.get("max_retries"):
-        agent_settings["retries"] = min(int(retry["max_retries"]), 10)
-        if retry.get("checks"):
-            warnings.append(
-                "The recipe's retry checks (shell commands) are not run by the hub; only the count is kept."
-            )
-    if (data.get("response") or {}).get("json_schema"):
-        agent_settings["response_schema"] = data["response"]["json_schema"]
-    for key in ("activities", "sub_recipes"):
-        if data.get(key):
-            warnings.append(f"The recipe's {key} are not supported by the hub and were left out.")
-    title = str(data.get("title") or args.name or "Imported recipe")
-    try:
-        definition = TemplateDefinition.model_validate(
-            {
-                "name": args.name or slug(title),
-                "title": title,
-                "description": str(data.get("description") or ""),
-                "prompt": prompt,
-                "instructions": instructions,
-                "parameters": parameters,
-                "extensions": list(dict.fromkeys(extensions)),
-                "agent": args.agent,
-                "agent_settings": agent_settings,
-            }
-        )
-    except ValidationError as exc:
-        details = describe_validation_errors(exc.errors())
-        fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        raise InvalidArguments(f"The recipe does not make a valid template: {fields}.", errors=details) from None
-    return definition, warnings
-
-
-async def recipe_of(call: Call, definition: TemplateDefinition) -> dict[str, Any]:
-    """A Goose recipe for ``definition`` (with the hub as an extension when the template uses it)."""
-
-    def text(value: str) -> Any:
-        return LiteralScalarString(value) if "\n" in value else value
-
-    recipe: dict[str, Any] = {
-        "version": "1.0.0",
-        "title": definition.title,
-        "description": definition.description or definition.title,
-    }
-    if definition.instructions:
-        recipe["instructions"] = text(definition.instructions)
-    recipe["prompt"] = text(definition.prompt)
-    if definition.parameters:
-        recipe["parameters"] = []
-        for p in definition.parameters:
-            entry: dict[str, Any] = {
-                "key": p.key,
-                "input_type": p.input_type,
-                "requirement": p.requirement,
-                "description": p.description or p.key,
-            }
-            if p.default is not None:
-                entry["default"] = p.default if isinstance(p.default, str | int | float | bool) else str(p.default)
-            if p.options:
-                entry["options"] = list(p.options)
-            recipe["parameters"].append(entry)
-    extensions = []
-    store_service = call.app.services.find(ExtensionStore)
-    for name in definition.extensions:
-        if name == HUB_EXTENSION:
-            extensions.append(hub_extension(f"{call.app.settings.base_url}/mcp"))
-        elif store_service is not None and (record := await store_service.find(name)) is not None:
-            entry = dict(record.goose_entry())
-            entry.pop("enabled", None)
-            extensions.append(entry)
-        else:
-            extensions.append({"type": "builtin", "name": name, "timeout": DEFAULT_EXTENSION_TIMEOUT})
-    if extensions:
-        recipe["extensions"] = extensions
-    options = definition.agent_settings
-    settings = {
-        k: v
-        for k, v in (
-            ("goose_provider", options.provider),
-            ("goose_model", options.model),
-            ("temperature", options.temperature),
-            ("max_turns", options.max_turns),
-        )
-        if v is not None
-    }
-    if settings:
-        recipe["settings"] = settings
-    if options.response_schema is not None:
-        recipe["response"] = {"json_schema": options.response_schema}
-    return recipe
-
-
 @plugin.tool(role=Role.operator)
 async def template_import_recipe(call: Call, args: RecipeImport) -> RecipeImported:
     """Import a Goose recipe (YAML) as a template: title, description, instructions, prompt, parameters,
     extensions and settings carry over. Set replace to overwrite a template of the same name."""
-    try:
-        data = YAML(typ="safe").load(args.recipe)
-    except YAMLError as exc:
-        raise InvalidArguments(f"The recipe is not valid YAML: {exc}".splitlines()[0]) from None
-    definition, warnings = definition_from_recipe(data, args, f"{call.app.settings.base_url}/mcp")
+    definition, warnings = definition_from_recipe(
+        parse_recipe(args.recipe), name=args.name, agent=args.agent, hub_url=f"{call.app.settings.base_url}/mcp"
+    )
     async with call.app.db.session() as session:
         exists = await store.find_row(session, definition.name) is not None
     if not (exists and args.replace):
         return RecipeImported(template=await save_new(call, definition), warnings=warnings)
-    store.validate(definition, agents(call))
+    previews.validate(definition, agents(call))
     async with call.app.db.session() as session:
         row = await store.get_row(session, definition.name)
         info = TemplateInfo.of(await store.replace(session, row, definition, call.principal.name))
@@ -231,11 +71,8 @@ async def template_export_recipe(call: Call, args: RecipeExportArgs) -> RecipeEx
     async with call.app.db.session() as session:
         row = await store.get_row(session, args.name)
         definition, version = store.definition_of(row), row.version
-    recipe = await recipe_of(call, definition)
-    yaml = YAML()
-    yaml.default_flow_style = False
-    yaml.width = 4096
-    out = io.StringIO()
-    yaml.dump(recipe, out)
-    plain = YAML(typ="safe").load(out.getvalue())
-    return RecipeExported(name=args.name, version=version, recipe_yaml=out.getvalue(), recipe=plain)
+    recipe = await recipe_of(
+        definition, hub_url=f"{call.app.settings.base_url}/mcp", store=call.app.services.find(ExtensionStore)
+    )
+    text, plain = dump_recipe(recipe)
+    return RecipeExported(name=args.name, version=version, recipe_yaml=text, recipe=plain)

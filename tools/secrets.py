@@ -5,12 +5,11 @@ Values are never returned, except by secret_reveal (admin only, audited).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
 from hub.errors import NotFound
+from hub.plugin import NoArguments
 from hub.vault.service import SecretInfo, Vault
 
 plugin = Plugin("secrets")
@@ -27,28 +26,6 @@ def vault_of(call: Call) -> Vault:
     return call.app.services.get(Vault)
 
 
-class SecretView(BaseModel):
-    name: str
-    description: str
-    key_id: str = Field(description="Fingerprint of the vault key that sealed it (not the key).")
-    created_at: datetime
-    created_by: str
-    updated_at: datetime
-    updated_by: str
-
-    @classmethod
-    def of(cls, info: SecretInfo) -> SecretView:
-        return cls(
-            name=info.name,
-            description=info.description,
-            key_id=info.key_id,
-            created_at=info.created_at,
-            created_by=info.created_by,
-            updated_at=info.updated_at,
-            updated_by=info.updated_by,
-        )
-
-
 class SecretSet(BaseModel):
     name: str = SECRET_NAME
     value: str = Field(min_length=1, max_length=65536, description="The value; stored encrypted, never shown.")
@@ -56,7 +33,7 @@ class SecretSet(BaseModel):
 
 
 class SecretStored(BaseModel):
-    secret: SecretView
+    secret: SecretInfo
     created: bool = Field(description="False when an existing value was replaced.")
 
 
@@ -64,12 +41,8 @@ class SecretName(BaseModel):
     name: str = SECRET_NAME
 
 
-class Empty(BaseModel):
-    pass
-
-
 class Secrets(BaseModel):
-    secrets: list[SecretView]
+    secrets: list[SecretInfo]
     vault: str = Field(description="The vault's state: its keys' source and primary key id, or what is wrong.")
 
 
@@ -106,14 +79,14 @@ async def secret_set(call: Call, args: SecretSet) -> SecretStored:
     info, created = await vault_of(call).put(
         args.name, args.value, actor=call.principal.name, description=args.description
     )
-    return SecretStored(secret=SecretView.of(info), created=created)
+    return SecretStored(secret=info, created=created)
 
 
 @plugin.tool(role=Role.operator, read_only=True)
-async def secret_list(call: Call, args: Empty) -> Secrets:
+async def secret_list(call: Call, args: NoArguments) -> Secrets:
     """List the vault's secrets: names, descriptions, who set them and when. Never their values."""
     vault = vault_of(call)
-    return Secrets(secrets=[SecretView.of(i) for i in await vault.secrets()], vault=vault.status())
+    return Secrets(secrets=await vault.secrets(), vault=vault.status())
 
 
 @plugin.tool(role=Role.admin, destructive=True)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.templates import preview as previews
 from hub.templates import store
 from hub.templates.definition import NAME_PATTERN, AgentSettings, Parameter, TemplateDefinition
 from hub.templates.store import TemplateInfo, TemplateSummary
@@ -92,7 +93,7 @@ def agents(call: Call) -> dict[str, Any]:
 
 
 async def save_new(call: Call, definition: TemplateDefinition) -> TemplateInfo:
-    store.validate(definition, agents(call))
+    previews.validate(definition, agents(call))
     async with call.app.db.session() as session:
         info = TemplateInfo.of(await store.create(session, definition, call.principal.name))
     await notify(call, definition.name)
@@ -120,7 +121,7 @@ async def template_update(call: Call, args: TemplateUpdate) -> TemplateInfo:
         row = await store.get_row(session, args.name)
         current = store.definition_of(row).model_dump()
         definition = TemplateDefinition.model_validate({**current, **changes})
-        store.validate(definition, agents(call))
+        previews.validate(definition, agents(call))
         info = TemplateInfo.of(
             await store.replace(session, row, definition, call.principal.name, args.expected_version)
         )
@@ -172,7 +173,7 @@ async def template_list(call: Call, args: TemplateListArgs) -> TemplateList:
 async def template_render(call: Call, args: TemplateRenderArgs) -> Rendered:
     """Dry run: check parameter values and render the prompt and instructions exactly as a run would,
     without running anything."""
-    preview = await store.prepare(call.app.db.read, args.name, args.params)
+    preview = await previews.prepare(call.app.db.read, args.name, args.params)
     return Rendered(
         name=args.name,
         version=preview.version,

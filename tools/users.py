@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role, accounts
 from hub.db.models import ApiToken, User
+from hub.plugin import NoArguments
 
 plugin = Plugin("users")
 
@@ -82,10 +83,6 @@ class Users(BaseModel):
     users: list[UserView]
 
 
-class Empty(BaseModel):
-    pass
-
-
 class TokenCreate(BaseModel):
     name: str = Field(min_length=1, max_length=128, description="What the token is for, e.g. 'ci' or 'goose'.")
     role: Role = Role.viewer
@@ -115,7 +112,7 @@ async def user_create(call: Call, args: UserCreate) -> UserView:
 
 
 @plugin.tool(role=Role.admin, read_only=True)
-async def user_list(call: Call, args: Empty) -> Users:
+async def user_list(call: Call, args: NoArguments) -> Users:
     """List users with their roles (never their passwords)."""
     async with call.app.db.session() as session:
         return Users(users=[UserView.of(u) for u in await accounts.list_users(session)])
@@ -157,7 +154,7 @@ async def token_create(call: Call, args: TokenCreate) -> TokenCreated:
 
 
 @plugin.tool(role=Role.admin, read_only=True)
-async def token_list(call: Call, args: Empty) -> Tokens:
+async def token_list(call: Call, args: NoArguments) -> Tokens:
     """List API tokens: names, roles, prefixes, last use; never the values."""
     async with call.app.db.session() as session:
         return Tokens(tokens=[TokenView.of(t) for t in await accounts.list_tokens(session)])

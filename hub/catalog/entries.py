@@ -1,5 +1,5 @@
 """The catalog of MCP servers: entries in the official MCP Registry ``server.json`` format (shipped in
-``tools/catalog_data/``, and from a registry API when ``GOOSUKE_REGISTRY_URL`` is set), their conversion
+``hub/catalog/data/``, and from a registry API when ``GOOSUKE_REGISTRY_URL`` is set), their conversion
 into Goose extensions, and a deterministic ranking of entries against a task description."""
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def parse_server(data: Any, source: str) -> ServerJson:
 
 @cache
 def shipped() -> tuple[ServerJson, ...]:
-    """The catalog shipped with the hub (tools/catalog_data/*.json), sorted by name."""
+    """The catalog shipped with the hub (hub/catalog/data/*.json), sorted by name."""
     folder = package_files.files("hub.catalog") / "data"
     entries = [
         parse_server(json.loads(item.read_text()), f"catalog_data/{item.name}")
@@ -308,3 +308,39 @@ def require(entry: ServerJson | None, name: str) -> ServerJson:
 def shipped_entry(short_name: str) -> ServerJson:
     """A shipped entry by short name (for tests and defaults)."""
     return require(find_shipped(short_name), short_name)
+
+
+async def search(registry_url: str | None, query: str, limit: int) -> tuple[list[tuple[ServerJson, str]], list[str]]:
+    """The shipped entries, plus the registry's matches for ``query`` when ``registry_url`` is set, each
+    with its source (``catalog`` or ``registry``); warnings say when the registry could not be searched."""
+    shipped_entries = [(e, "catalog") for e in shipped()]
+    warnings: list[str] = []
+    if not registry_url:
+        return shipped_entries, warnings
+    try:
+        remote = await registry_search(registry_url, query, limit)
+    except (httpx2.HTTPError, ValueError) as exc:
+        warnings.append(
+            f"The registry at {registry_url} could not be searched ({type(exc).__name__}); showing the catalog."
+        )
+        return shipped_entries, warnings
+    names = {e.name for e, _ in shipped_entries}
+    return shipped_entries + [(e, "registry") for e in remote if e.name not in names], warnings
+
+
+async def resolve(registry_url: str | None, name: str) -> ServerJson:
+    """The entry ``name``, from the shipped catalog or else the registry.
+
+    Raises:
+        NotFound: neither has it, or the registry cannot be reached.
+    """
+    entry = find_shipped(name)
+    if entry is None and registry_url:
+        try:
+            entry = await registry_get(registry_url, name)
+        except (httpx2.HTTPError, ValueError) as exc:
+            raise NotFound(
+                f"{name!r} is not in the shipped catalog and the registry at {registry_url} could not be reached "
+                f"({type(exc).__name__}). Try again later or add the extension with extension_add."
+            ) from None
+    return require(entry, name)

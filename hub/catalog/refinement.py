@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from hub import Call, Role
 from hub.catalog.entries import ServerJson
 from hub.engine import Engine, trigger_of
 from hub.errors import GoosukeError
+from hub.plugin import Call
+from hub.principal import Role
 from hub.settings import Settings
 
 TEMPLATE = "recommend-extensions"

@@ -98,7 +98,7 @@ class GroupCommit:
                     await self._execute(batch)
         if slot.error is not None:
             raise slot.error
-        return slot.result  # type: ignore[no-any-return]
+        return slot.result  # type: ignore[no-any-return]  # the job's T once done without error
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         """Run a read ``fn(conn)`` the short way, outside the batches."""

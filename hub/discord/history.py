@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from discord.http import Route
-
 from hub.discord.scopes import EffectiveConfig
 from hub.discord.text import time_snowflake, transcript_line
 
 if TYPE_CHECKING:
-    from hub.discord.service import DiscordService
+    from hub.discord.api import DiscordApi
 
 PAGE = 100  # Discord's largest history page
 
 
 async def collect(
-    service: DiscordService,
+    api: DiscordApi,
     channel_id: int,
     message_id: int,
     *,
@@ -36,10 +34,7 @@ async def collect(
         NotFound: the message or the channel is gone.
         PermissionDenied: the bot may not read the channel.
     """
-    anchor = await service.request(
-        "Reading the reacted message",
-        Route("GET", "/channels/{channel_id}/messages/{message_id}", channel_id=channel_id, message_id=message_id),
-    )
+    anchor = await api.message(channel_id, message_id, what="Reading the reacted message")
     if not history:
         return anchor, []
     since = time_snowflake(datetime.now(UTC) - timedelta(hours=config.history_hours))
@@ -48,8 +43,7 @@ async def collect(
     cursor = message_id
     while len(messages) < config.history_count:
         asked = min(PAGE, config.history_count - len(messages))
-        route = Route("GET", "/channels/{channel_id}/messages", channel_id=channel_id)
-        page = await service.request("Reading the channel history", route, params={"limit": asked, "before": cursor})
+        page = await api.history(channel_id, limit=asked, before=cursor, what="Reading the channel history")
         kept = [m for m in page if int(m["id"]) > floor]
         messages.extend(kept)
         if len(kept) < len(page) or len(page) < asked:

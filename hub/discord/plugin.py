@@ -9,7 +9,7 @@ from hub.context import AppContext
 from hub.discord.reactions import Reactions, seed_default_reactions
 from hub.discord.service import DiscordService
 from hub.engine import Engine
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.templates.library import TemplateLibrary
 from hub.triggers.actions import Actions
 from hub.vault.service import Vault

@@ -14,17 +14,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
-import discord
-from discord.http import Route
 from sqlalchemy import select, update
 
+from hub.db import Database
 from hub.db.models import Action, DiscordRun, Execution, utcnow
+from hub.discord.api import ReplyTo, RetryingApi
 from hub.discord.condense import condense
 from hub.discord.failures import RunFailed, guarded, short
 from hub.discord.history import collect
 from hub.discord.scopes import EffectiveConfig
-from hub.discord.service import TRANSIENT, DiscordService, Place
-from hub.discord.text import message_link, message_text, split_message
+from hub.discord.service import DiscordService, Place
+from hub.discord.text import message_link, message_text
 from hub.engine.core import Engine
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import GoosukeError
@@ -40,6 +40,22 @@ CALL_ATTEMPTS = 5  # tries of one Discord call of a run when Discord is briefly 
 REASON_CHARS = 300  # the ⚠️ reply stays short
 
 
+async def recent_runs(
+    db: Database, binding: str | None, channel_id: int | None, status: str | None, limit: int
+) -> list[tuple[DiscordRun, str]]:
+    """Reaction runs, newest first, with their binding's name; each filter left None matches all."""
+    query = select(DiscordRun, Action.name).join(Action, Action.id == DiscordRun.action_id)
+    if binding:
+        query = query.where(Action.name == binding)
+    if channel_id:
+        query = query.where(DiscordRun.channel_id == channel_id)
+    if status:
+        query = query.where(DiscordRun.status == status)
+    query = query.order_by(DiscordRun.id.desc()).limit(limit)
+    async with db.session() as session:
+        return [(run, name) for run, name in await session.execute(query)]
+
+
 class Runs:
     """Carries runs out (``Reactions.runs``); looks for unfinished ones while the bot runs."""
 
@@ -48,6 +64,7 @@ class Runs:
         self.actions = actions
         self.app = service.app
         self.settings = service.settings
+        self.api = RetryingApi(service, CALL_ATTEMPTS)  # the replies and reactions; reading uses service.api
         service.background.append(self.housekeeping)
 
     @property
@@ -115,7 +132,7 @@ class Runs:
             client = await self.service.ready()
             try:
                 anchor, lines = await collect(
-                    self.service,
+                    self.service.api,
                     run.channel_id,
                     run.message_id,
                     after_id=await self._marker(run),
@@ -142,7 +159,7 @@ class Runs:
     async def _marker(self, run: DiscordRun) -> int | None:
         """The message of the previous posted run of this template in this channel: history starts after it."""
         async with self.app.db.session() as session:
-            return await session.scalar(
+            marker = await session.scalar(
                 select(DiscordRun.message_id)
                 .where(
                     DiscordRun.channel_id == run.channel_id,
@@ -153,6 +170,7 @@ class Runs:
                 .order_by(DiscordRun.message_id.desc())
                 .limit(1)
             )
+            return marker
 
     async def wait(self, run_id: int, execution_id: str, *, record: bool = False) -> ExecutionInfo:
         """Wait for the execution and its automatic retries (with ``record``, the run keeps the latest id)."""
@@ -181,64 +199,26 @@ class Runs:
         if info.status == "succeeded":
             return None
         async with self.app.db.session() as session:
-            return await session.scalar(select(Execution.id).where(Execution.retry_of == info.id).limit(1))
+            retry = await session.scalar(select(Execution.id).where(Execution.retry_of == info.id).limit(1))
+            return retry
 
     # -- posting --------------------------------------------------------------------------
 
-    async def _call(self, what: str, route: Route, **kwargs: Any) -> Any:
-        """One Discord call of a run: retried while Discord is unreachable, clear failure otherwise."""
-        for attempt in range(CALL_ATTEMPTS):
-            try:
-                client = await self.service.ready()
-                return await client.http.request(route, **kwargs)
-            except discord.HTTPException as exc:
-                if not isinstance(exc, discord.DiscordServerError):
-                    raise RunFailed(f"{what}: Discord answered {exc.status} ({short(exc.text, 120)})") from None
-                failure = f"Discord answered {exc.status}"
-            except (GoosukeError, *TRANSIENT) as exc:
-                failure = getattr(exc, "message", None) or type(exc).__name__
-            if attempt + 1 < CALL_ATTEMPTS:
-                await anyio.sleep(min(2**attempt, 30))
-        raise RunFailed(f"{what}: {short(failure, 160)}")
-
     async def _send(self, channel_id: int, text: str, reply_to: DiscordRun | None) -> list[str]:
-        sent = []
-        for index, piece in enumerate(split_message(text)):
-            payload: dict[str, Any] = {"content": piece, "allowed_mentions": {"parse": []}}
-            if index == 0 and reply_to is not None:
-                payload["message_reference"] = {
-                    "message_id": str(reply_to.message_id),
-                    "channel_id": str(reply_to.channel_id),
-                    "fail_if_not_exists": False,
-                }
-            route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
-            message = await self._call("Posting the result", route, json=payload)
-            sent.append(str(message["id"]))
-        return sent
+        reply = ReplyTo(reply_to.message_id, reply_to.channel_id, fail_if_not_exists=False) if reply_to else None
+        sent = await self.api.post(channel_id, text, reply_to=reply, what="Posting the result")
+        return [str(message["id"]) for message in sent]
 
     async def _react(self, run: DiscordRun, emoji: str) -> None:
-        route = Route(
-            "PUT",
-            "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me",
-            channel_id=run.channel_id,
-            message_id=run.message_id,
-            emoji=emoji,
-        )
-        await self._call(f"Reacting {emoji}", route)
+        await self.api.add_reaction(run.channel_id, run.message_id, emoji, what=f"Reacting {emoji}")
 
     async def _thread(self, run: DiscordRun, place: Place) -> int:
         """A thread on the reacted message (the existing one when there is one)."""
         if place.parent_id is not None:
             return run.channel_id  # already in a thread
-        route = Route(
-            "POST",
-            "/channels/{channel_id}/messages/{message_id}/threads",
-            channel_id=run.channel_id,
-            message_id=run.message_id,
-        )
         try:
-            thread = await self._call(
-                "Opening a thread", route, json={"name": "Summary", "auto_archive_duration": 1440}
+            thread = await self.api.create_thread(
+                run.channel_id, "Summary", message_id=run.message_id, what="Opening a thread"
             )
         except RunFailed as exc:
             if "160004" in exc.reason or "already" in exc.reason:
@@ -301,7 +281,7 @@ class Runs:
                 .where(DiscordRun.id == run_id, DiscordRun.status == old)
                 .values(status=new, updated_at=utcnow(), **values)
             )
-        return bool(done.rowcount)  # type: ignore[attr-defined]
+        return bool(done.rowcount)  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
 
     async def _touch(self, run_id: int) -> None:
         async with self.app.db.session() as session:
@@ -339,7 +319,7 @@ class Runs:
                     .where(DiscordRun.id == run.id, DiscordRun.updated_at == run.updated_at)
                     .values(updated_at=utcnow())
                 )
-            if not done.rowcount:  # type: ignore[attr-defined]
+            if not done.rowcount:  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
                 continue
             picked.append(run.id)
             if run.status == "collecting":

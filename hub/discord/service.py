@@ -11,16 +11,14 @@ and retried at the longest delay, so fixing it in the developer portal is enough
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import anyio
 import discord
 import yarl
@@ -28,8 +26,9 @@ from anyio.abc import TaskGroup
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from hub.discord.api import TRANSIENT, DiscordApi
 from hub.discord.scopes import Scopes
-from hub.errors import ConfigError, GoosukeError, InvalidArguments, NotFound, PermissionDenied, ToolError
+from hub.errors import ConfigError, GoosukeError, ToolError
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
@@ -37,7 +36,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("goosuke.discord")
 
-TRANSIENT = (OSError, aiohttp.ClientError, asyncio.TimeoutError, discord.DiscordServerError, discord.GatewayNotFound)
 CLOSE_HINTS = {
     4004: "Discord rejected the bot token on the gateway (4004). Reset the token in the developer portal (Bot tab) "
     "and update GOOSUKE_DISCORD_TOKEN or the vault secret.",
@@ -91,35 +89,6 @@ def endpoints(api_base_url: str, gateway_url: str) -> Iterator[None]:
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old_base, old_gateway
 
 
-@contextmanager
-def discord_errors(what: str) -> Iterator[None]:
-    """Turn discord.py's and aiohttp's exceptions into hub errors that say what to do."""
-    try:
-        yield
-    except discord.NotFound as exc:
-        raise NotFound(
-            f"{what}: Discord does not know it ({exc.text or 'not found'}, code {exc.code}). Check the id; "
-            "deleted messages and channels cannot be used."
-        ) from None
-    except discord.Forbidden as exc:
-        raise PermissionDenied(
-            f"{what}: Discord refused (403, code {exc.code}: {exc.text}). The bot lacks a permission there: give its "
-            "role View Channel, Read Message History, Send Messages, Add Reactions and Create Public Threads."
-        ) from None
-    except discord.RateLimited as exc:
-        raise ToolError(f"{what}: Discord rate-limits this route; try again in {exc.retry_after:.0f} s.") from None
-    except discord.DiscordServerError as exc:
-        raise ToolError(f"{what}: Discord had a server error ({exc.status}) even after retries; try later.") from None
-    except discord.HTTPException as exc:
-        if exc.status == 400:
-            raise InvalidArguments(f"{what}: Discord refused the request ({exc.text}, code {exc.code}).") from None
-        raise ToolError(f"{what}: Discord answered {exc.status} ({exc.text}).") from None
-    except TRANSIENT as exc:
-        raise ToolError(
-            f"{what}: cannot reach Discord ({type(exc).__name__}); the bot reconnects by itself, try again shortly."
-        ) from None
-
-
 class _Bot(discord.Client):
     def __init__(self, service: DiscordService, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -142,7 +111,7 @@ class _Bot(discord.Client):
 
 
 class DiscordService:
-    """The bot (``app.services.get(DiscordService)``): connection, readiness, status, Discord calls."""
+    """The bot (``app.services.get(DiscordService)``): connection, readiness, status; Discord calls in ``api``."""
 
     readiness_name = "discord"
 
@@ -150,6 +119,7 @@ class DiscordService:
         self.app = app
         self.settings = app.settings
         self.scopes = Scopes(app.db, app.settings)
+        self.api = DiscordApi(self)
         self.state = "off"
         self.detail = "no bot token configured (GOOSUKE_DISCORD_TOKEN or GOOSUKE_DISCORD_TOKEN_SECRET)"
         self.last_failure: str | None = None
@@ -163,7 +133,7 @@ class DiscordService:
         self.waiting = 0  # calls waiting for the bot to connect
         self.sessions = 0  # READY events so far (a new session resets the reconnect backoff)
         self.reaction_handler: Callable[[discord.Client, discord.RawReactionActionEvent], None] | None = None
-        self.background: list[Callable[[], Awaitable[None]]] = []  # run while the service runs
+        self.background: list[Callable[[], Coroutine[Any, Any, None]]] = []  # run while the service runs
 
     @property
     def configured(self) -> bool:
@@ -255,12 +225,6 @@ class DiscordService:
             )
         return self._usable
 
-    async def request(self, what: str, route: Route, **kwargs: Any) -> Any:
-        """One REST call through the connected client, with errors that say what to do."""
-        client = await self.ready()
-        with discord_errors(what):
-            return await client.http.request(route, **kwargs)
-
     async def place(self, channel_id: int) -> Place:
         """The channel's guild and parent, from the cache or else from Discord."""
         client = await self.ready()
@@ -277,18 +241,17 @@ class DiscordService:
             )
         if isinstance(cached, discord.abc.GuildChannel):
             return Place(cached.guild.id, cached.id, None, cached.name, None, cached.guild.name)
-        route = Route("GET", "/channels/{channel_id}", channel_id=channel_id)
-        data = await self.request(f"Reading channel {channel_id}", route)
+        data = await self.api.channel(channel_id)
         guild_id = int(data["guild_id"]) if data.get("guild_id") else None
         parent_id = int(data["parent_id"]) if data.get("type") in THREAD_TYPES and data.get("parent_id") else None
-        parent = client.get_channel(parent_id) if parent_id else None
+        parent_channel = client.get_channel(parent_id) if parent_id else None
         guild = client.get_guild(guild_id) if guild_id else None
         return Place(
             guild_id,
             channel_id,
             parent_id,
             str(data.get("name") or channel_id),
-            getattr(parent, "name", None),
+            getattr(parent_channel, "name", None),
             guild.name if guild else None,
         )
 
@@ -302,7 +265,7 @@ class DiscordService:
         await self.scopes.require(place.guild_id, place.channel_id, place.parent_id)
         return place
 
-    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         if self._tg is not None:
             self._tg.start_soon(fn, *args)
 

@@ -14,9 +14,10 @@ What other domains use::
 
 Service: :class:`Engine` (needs ``Vault``, to mask secrets in logs and results), declared in
 ``plugin.py``. Modules: ``core`` (the API), ``queue`` and ``statements`` (rows and claims),
-``dispatch`` (claiming), ``runner`` (one run), ``active`` (runs in memory), ``logs``, ``watch``
-(waiting for a state), ``process`` (child processes), ``response`` (response schemas), ``agent``
-(the agent protocol), ``records`` (the public shapes).
+``dispatch`` (claiming), ``history`` (finding executions), ``runner`` (one run), ``active`` (runs in
+memory), ``logs``, ``watch`` (waiting for a state), ``process`` (child processes), ``response``
+(response schemas), ``agent`` (the agent protocol), ``records`` (the public shapes). Templates are
+prepared for a run by ``hub/templates/preview.py``.
 
 Agent authors implement :class:`Agent` (``async def run(run: AgentRun) -> AgentResult``) and use
 :func:`run_process` for child processes.
@@ -27,15 +28,14 @@ from hub.engine.agent import (
     AgentResult,
     AgentRun,
     CallerBoundAgent,
-    CheckingAgent,
     HubAccess,
-    RunPreview,
     SecretResolver,
     Usage,
 )
 from hub.engine.core import Engine
 from hub.engine.process import child_environment, run_process, which
 from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Status, Trigger, TriggerKind, trigger_of
+from hub.templates.preview import CheckingAgent, RunPreview
 
 __all__ = [
     "FINAL_STATES",

@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from hub.templates.definition import AgentSettings, TemplateDefinition
+from hub.templates.definition import AgentSettings
+from hub.templates.preview import RunPreview
 
 if TYPE_CHECKING:
     from hub.context import AppContext
-    from hub.registry import Call
+    from hub.plugin import Call
     from hub.settings import Settings
 
 
@@ -100,13 +101,6 @@ class Agent(Protocol):
 
 
 @runtime_checkable
-class CheckingAgent(Protocol):
-    def check(self, definition: TemplateDefinition) -> None:
-        """Refuse a template this agent cannot run (raise InvalidArguments), at create/update time."""
-        ...
-
-
-@runtime_checkable
 class CallerBoundAgent(Protocol):
     async def bind(self, call: Call, preview: RunPreview) -> Any:
         """Bind the run to its caller (e.g. the MCP session to sample from) before the row is written.
@@ -115,20 +109,6 @@ class CallerBoundAgent(Protocol):
         ``InputRequiredResult`` the tool returns so the client can answer first (2026 protocol).
         """
         ...
-
-
-@dataclass(frozen=True)
-class RunPreview:
-    """A template rendered for a run, before the execution row exists."""
-
-    template: str
-    version: int
-    agent: str
-    params: dict[str, Any]
-    prompt: str
-    instructions: str | None
-    extensions: list[str]
-    options: AgentSettings
 
 
 class SecretResolver(Protocol):

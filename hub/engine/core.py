@@ -13,7 +13,7 @@ Public API (what tools, Discord, schedules and webhooks use; see :class:`Engine`
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -24,20 +24,23 @@ from sqlalchemy.exc import IntegrityError
 
 from hub import accounts
 from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
+from hub.engine import history
 from hub.engine.active import Active
-from hub.engine.agent import CallerBoundAgent, RunPreview
+from hub.engine.agent import CallerBoundAgent
 from hub.engine.dispatch import Dispatcher
+from hub.engine.history import ExecutionQuery
 from hub.engine.queue import HOST, Queue
 from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Trigger, row_values
 from hub.engine.runner import Runner
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
 from hub.errors import Conflict, NotFound
-from hub.templates import store as templates
+from hub.templates.preview import RunPreview
+from hub.templates.preview import prepare as prepare_template
 
 if TYPE_CHECKING:
     from hub.context import AppContext
-    from hub.registry import Call
+    from hub.plugin import Call
 
 logger = logging.getLogger("goosuke.engine")
 
@@ -97,11 +100,15 @@ class Engine:
         """Running (inside :meth:`running`), so a submission may start at once."""
         return self._tg is not None
 
-    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
         if self._tg is not None:
             self._tg.start_soon(fn, *args)
 
     # -- submitting --------------------------------------------------------------------
+
+    async def find(self, query: ExecutionQuery) -> tuple[list[Execution], int]:
+        """A page of execution rows, newest first, and how many match (see :class:`ExecutionQuery`)."""
+        return await history.find(self.db, query)
 
     async def prepare(self, template: str, params: Mapping[str, Any] | None = None) -> RunPreview:
         """Load the template, check the parameters and render the prompt (nothing is written).
@@ -110,7 +117,7 @@ class Engine:
             NotFound: no such template.
             InvalidArguments: missing, unknown or mistyped parameters; a rendering error.
         """
-        return await templates.prepare(self.queue.read, template, params)
+        return await prepare_template(self.queue.read, template, params)
 
     async def bind(self, call: Call, preview: RunPreview) -> Any:
         """Let a caller-bound agent (``sampling``) attach the caller before the row is written.
@@ -316,7 +323,7 @@ class Engine:
                     .where(Execution.id == execution_id, Execution.status == "queued")
                     .values(status="cancelled", finished_at=utcnow(), error=f"Cancelled by {actor} before it started.")
                 )
-                if done.rowcount:  # type: ignore[attr-defined]
+                if done.rowcount:  # type: ignore[attr-defined]  # an UPDATE's Result is a CursorResult
                     self._attachments.pop(execution_id, None)
                     await accounts.audit(session, actor, "execution.cancel", execution_id)
                     queued = True

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 
 from hub.context import AppContext
 from hub.engine.core import Engine
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.vault.service import Vault
 
 plugin = Plugin("engine-service")

@@ -19,6 +19,7 @@ from pathlib import Path
 import anyio
 from anyio.abc import ByteReceiveStream, ByteSendStream
 
+from hub import procfs
 from hub.errors import AgentRunError
 from hub.settings import Settings
 
@@ -44,11 +45,8 @@ def child_environment(settings: Settings, extra: Mapping[str, str] | None = None
 
 def process_identity(pid: int) -> str | None:
     """The start time of ``pid`` (Linux), to tell a recorded process from a later one with the same pid."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[-1].split()[19]
+    stat = procfs.stat(pid)
+    return stat.start_time if stat is not None else None
 
 
 def kill_recorded_group(pid: int, identity: str | None) -> bool:
@@ -70,20 +68,9 @@ def group_members(pgid: int) -> list[int]:
         return []
     except PermissionError:
         pass
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not procfs.available():
         return [pgid]
-    members = []
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(entry.name))
-    return members
+    return [s.pid for s in map(procfs.stat, procfs.pids()) if s is not None and not s.zombie and s.pgid == pgid]
 
 
 def _group_alive(pgid: int) -> bool:

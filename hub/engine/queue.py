@@ -83,7 +83,7 @@ class Queue:
 
     async def dead_owners(self, owners: set[str | None]) -> set[str | None]:
         """Which of these engine ids belong to engines that are gone (None: never claimed)."""
-        dead: set[str | None] = {None} & owners
+        dead = owners & {None}
         candidates = {o for o in owners if o is not None and o != self.worker_id}
         if not self.postgres:
             return dead | (candidates - _LIVE_SQLITE.get(self.db.url, set()))

@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from hub.clock import aware
 from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine.agent import Usage
 from hub.principal import Role
 
 if TYPE_CHECKING:
-    from hub.registry import Call
+    from hub.plugin import Call
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out", "interrupted"]
 TriggerKind = Literal["mcp", "api", "discord", "schedule", "webhook"]
@@ -73,9 +74,9 @@ class ExecutionInfo(BaseModel):
             template=row.template_name,
             template_version=row.template_version,
             agent=row.agent,
-            status=row.status,  # type: ignore[arg-type]
+            status=row.status,  # type: ignore[arg-type]  # a str column; pydantic checks the Literal
             trigger=Trigger(
-                kind=row.trigger_kind,  # type: ignore[arg-type]
+                kind=row.trigger_kind,  # type: ignore[arg-type]  # a str column; pydantic checks the Literal
                 actor=row.trigger_actor,
                 ref=row.trigger_ref,
                 role=Role(row.run_role),
@@ -124,7 +125,7 @@ def row_values(row: Execution) -> dict[str, Any]:
     for column in _EXECUTION_COLUMNS:
         value = getattr(row, column.key)
         if value is None and column.default is not None and column.default.is_scalar:
-            value = column.default.arg  # type: ignore[attr-defined]
+            value = column.default.arg
             setattr(row, column.key, value)
         values[column.key] = value
     return values
@@ -163,8 +164,3 @@ def trigger_of(call: Call, ref: str | None = None) -> Trigger:
     )
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

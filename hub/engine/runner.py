@@ -16,13 +16,14 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy import delete, select
 
 from hub import accounts
+from hub.clock import aware
 from hub.db.models import ApiToken, Execution, ExecutionLogLine, utcnow
 from hub.engine.active import Active
 from hub.engine.agent import AgentResult, AgentRun, HubAccess
 from hub.engine.logs import LogWriter
 from hub.engine.process import kill_recorded_group, process_identity
 from hub.engine.queue import HOST
-from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, aware, retry_row, row_values
+from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, retry_row, row_values
 from hub.engine.response import conform
 from hub.engine.statements import (
     FINISH,
@@ -113,7 +114,8 @@ class Runner:
 
     async def execute(self, row: Execution, active: Active) -> None:
         engine = self.engine
-        status, error, result = "interrupted", "The hub stopped while this ran.", None
+        status, result = "interrupted", None
+        error: str | None = "The hub stopped while this ran."
         workdir: Path | None = None
         started = anyio.current_time()
         if row.started_at is not None:

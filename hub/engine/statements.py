@@ -8,13 +8,20 @@ refuses bind parameters named like the columns an UPDATE sets.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 
-from hub.db.models import Execution, ExecutionLogLine, TaskTemplate
+from hub.db.models import Base, Execution, ExecutionLogLine
 
-EXECUTIONS = Execution.__table__
-LOGS = ExecutionLogLine.__table__
-TEMPLATES = TaskTemplate.__table__
+
+def _table(model: type[Base]) -> Table:
+    """The model's Table (SQLAlchemy types ``__table__`` as the wider ``FromClause``)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+EXECUTIONS = _table(Execution)
+LOGS = _table(ExecutionLogLine)
 
 INSERT_EXECUTION = insert(EXECUTIONS)
 """Executed with a dict of every column (see ``records.row_values``)."""
@@ -23,8 +30,6 @@ INSERT_LOG_LINES = insert(LOGS)
 """Executed with a list of ``{execution_id, seq, at, stream, text}``."""
 
 SELECT_EXECUTION = select(EXECUTIONS).where(EXECUTIONS.c.id == bindparam("b_id"))
-
-SELECT_TEMPLATE = select(TEMPLATES).where(TEMPLATES.c.name == bindparam("b_name"))
 
 UPDATE_LOG_COUNTERS = (
     update(EXECUTIONS)

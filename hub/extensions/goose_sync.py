@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import difflib
 import logging
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+from pydantic import BaseModel, Field
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from sqlalchemy import delete, select
@@ -45,23 +45,32 @@ Mode = Literal["push", "pull", "both"]
 SecretsMode = Literal["ignore", "export", "import"]
 
 
-@dataclass
-class SyncResult:
+class SyncResult(BaseModel):
+    """What one sync did (or, on a dry run, would do), by extension key."""
+
     mode: str
     path: str
     dry_run: bool
-    pushed: list[str] = field(default_factory=list)
-    pulled: list[str] = field(default_factory=list)
-    removed_from_goose: list[str] = field(default_factory=list)
-    removed_from_hub: list[str] = field(default_factory=list)
-    conflicts: list[dict[str, Any]] = field(default_factory=list)
-    pending: list[dict[str, str]] = field(default_factory=list)
-    skipped: list[dict[str, str]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    secrets: list[str] = field(default_factory=list)
-    diff: str = ""
-    backup: str | None = None
-    written: bool = False
+    pushed: list[str] = Field(default_factory=list, description="Keys written to config.yaml.")
+    pulled: list[str] = Field(default_factory=list, description="Keys taken into the hub from config.yaml.")
+    removed_from_goose: list[str] = Field(default_factory=list)
+    removed_from_hub: list[str] = Field(default_factory=list)
+    conflicts: list[dict[str, Any]] = Field(
+        default_factory=list, description="Both sides changed: both versions and which one was kept."
+    )
+    pending: list[dict[str, str]] = Field(
+        default_factory=list, description="Changes this mode left for the other direction."
+    )
+    skipped: list[dict[str, str]] = Field(
+        default_factory=list, description="Entries left alone, with the reason (e.g. malformed)."
+    )
+    warnings: list[str] = Field(default_factory=list)
+    secrets: list[str] = Field(
+        default_factory=list, description="Names of secrets exported or imported (never values)."
+    )
+    diff: str = Field(default="", description="Unified diff of config.yaml.")
+    backup: str | None = Field(default=None, description="Where the previous config.yaml was kept.")
+    written: bool = Field(default=False, description="Whether config.yaml was written.")
 
 
 class GooseSync:
@@ -121,7 +130,13 @@ class GooseSync:
             if entry is not None and entry.error:
                 result.skipped.append({"key": key, "reason": f"malformed in config.yaml ({entry.error}); left as is"})
                 continue
-            if entry is not None and record is None and not include_bundled and entry.config.bundled:
+            if (
+                entry is not None
+                and record is None
+                and not include_bundled
+                and entry.config is not None  # always set when there is no error
+                and entry.config.bundled
+            ):
                 result.skipped.append({"key": key, "reason": "bundled with Goose; left to Goose"})
                 continue
             h = record.hash if record else None
@@ -297,19 +312,19 @@ def render(records: list[ExtensionRecord], hub_url: str | None, *, token_env: st
             entry[name] = value
         extensions[record.key] = entry
     if hub_url:
-        entry = hub_extension(f"{hub_url.rstrip('/')}/mcp", token_env=token_env)
+        hub_entry = hub_extension(f"{hub_url.rstrip('/')}/mcp", token_env=token_env)
         hub = CommentedMap()
         hub.update(
             {
                 "enabled": True,
-                "type": entry["type"],
-                "name": entry["name"],
+                "type": hub_entry["type"],
+                "name": hub_entry["name"],
                 "description": "Goosuke hub: the team's tools, templates and extensions",
-                "uri": entry["uri"],
+                "uri": hub_entry["uri"],
                 "envs": {},
-                "env_keys": entry["env_keys"],
-                "headers": entry["headers"],
-                "timeout": entry["timeout"],
+                "env_keys": hub_entry["env_keys"],
+                "headers": hub_entry["headers"],
+                "timeout": hub_entry["timeout"],
             }
         )
         extensions[HUB_EXTENSION] = hub

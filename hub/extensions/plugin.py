@@ -10,7 +10,7 @@ import anyio
 from hub.context import AppContext
 from hub.extensions.goose_sync import GooseSync
 from hub.extensions.store import ExtensionStore
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.vault.service import Vault
 
 plugin = Plugin("extensions-service")

@@ -21,6 +21,8 @@ from hub.errors import InvalidArguments, describe_validation_errors
 
 DEFAULT_EXTENSION_TIMEOUT = 300  # Goose's DEFAULT_EXTENSION_TIMEOUT, seconds
 HUB_EXTENSION = "goosuke"  # the hub's own name (and key) as a Goose extension
+# The extensions built into the Goose binary (type: builtin), by name.
+GOOSE_BUILTINS = frozenset({"developer", "computercontroller", "memory", "tutorial", "autovisualiser", "chatrecall"})
 MAX_TIMEOUT = 24 * 3600
 EXTENSION_TYPES = ("stdio", "streamable_http", "builtin", "platform", "frontend", "inline_python", "sse")
 FEDERATED_TYPES = ("stdio", "streamable_http", "sse")
@@ -263,7 +265,7 @@ def config_warnings(config: Any) -> list[str]:
 
 def goose_fields(config: Any) -> dict[str, Any]:
     """The entry as Goose writes it (without ``enabled``): None and empty optional lists left out."""
-    data = config.model_dump(mode="json", exclude_none=True)
+    data: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
     for key in SKIP_WHEN_EMPTY:
         if data.get(key) == []:
             data.pop(key)

@@ -3,7 +3,6 @@ offers, time both, stop it, and report what happened (with the end of its stderr
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic import BaseModel, Field
 
 from hub.errors import GoosukeError
 from hub.extensions.store import ExtensionRecord
@@ -18,21 +18,22 @@ from hub.federation.client import describe, discover, open_client, stderr_tail
 from hub.settings import Settings
 
 
-@dataclasses.dataclass(frozen=True)
-class CheckReport:
+class CheckReport(BaseModel):
+    """What ``extension_check`` found: whether the server started, what it offers, how long it took."""
+
     ok: bool
     key: str
     type: str
-    server: dict[str, Any] | None
+    server: dict[str, Any] | None = Field(description="The server's name and version, as it announced them.")
     protocol_version: str | None
-    tools: list[str]
+    tools: list[str] = Field(description="Its tools, by their own names.")
     resources: int
     resource_templates: int
     prompts: int
-    start_ms: float | None
-    list_ms: float | None
+    start_ms: float | None = Field(description="Milliseconds to start (or connect) and initialize.")
+    list_ms: float | None = Field(description="Milliseconds to list everything it offers.")
     error: str | None
-    stderr: str | None
+    stderr: str | None = Field(description="The end of its stderr when it failed (secrets masked).")
 
 
 async def check_extension(
@@ -45,10 +46,7 @@ async def check_extension(
     """Check one extension: the report, and everything it offers (None when it failed). Failures come
     back in the report, scrubbed of secret values."""
     if not record.federated:
-        return CheckReport(
-            False, record.key, record.type, None, None, [], 0, 0, 0, None, None,
-            f"A {record.type} extension runs inside Goose; the hub cannot start it.", None,
-        ), None  # fmt: skip
+        return _failed(record, f"A {record.type} extension runs inside Goose; the hub cannot start it."), None
     log_path = log_dir / f"{record.key}.check.stderr.log"
     started = time.perf_counter()
     start_ms = list_ms = None
@@ -66,14 +64,46 @@ async def check_extension(
             raise TimeoutError
         names = [t["name"] for t in found["tools"]]
         return CheckReport(
-            True, record.key, record.type, found["server"], found["protocol_version"], names,
-            len(found["resources"]), len(found["resource_templates"]), len(found["prompts"]),
-            start_ms, list_ms, None, None,
-        ), found  # fmt: skip
+            ok=True,
+            key=record.key,
+            type=record.type,
+            server=found["server"],
+            protocol_version=found["protocol_version"],
+            tools=names,
+            resources=len(found["resources"]),
+            resource_templates=len(found["resource_templates"]),
+            prompts=len(found["prompts"]),
+            start_ms=start_ms,
+            list_ms=list_ms,
+            error=None,
+            stderr=None,
+        ), found
     except Exception as exc:
         error = scrub(exc.message if isinstance(exc, GoosukeError) else describe(exc))
         tail = scrub(stderr_tail(log_path)) if record.type == "stdio" else ""
-        report = CheckReport(
-            False, record.key, record.type, None, None, [], 0, 0, 0, start_ms, list_ms, error, tail or None
-        )
-        return report, None
+        return _failed(record, error, start_ms=start_ms, list_ms=list_ms, stderr=tail or None), None
+
+
+def _failed(
+    record: ExtensionRecord,
+    error: str,
+    *,
+    start_ms: float | None = None,
+    list_ms: float | None = None,
+    stderr: str | None = None,
+) -> CheckReport:
+    return CheckReport(
+        ok=False,
+        key=record.key,
+        type=record.type,
+        server=None,
+        protocol_version=None,
+        tools=[],
+        resources=0,
+        resource_templates=0,
+        prompts=0,
+        start_ms=start_ms,
+        list_ms=list_ms,
+        error=error,
+        stderr=stderr,
+    )

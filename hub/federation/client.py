@@ -1,6 +1,6 @@
 """Connecting to an extension's MCP server: spawn it (stdio) or reach it (Streamable HTTP, SSE), run the
 SDK client's initialize handshake, and discover what it offers. What is opened goes on the caller's exit
-stack; closing the stack stops the server (hub/extension_processes.py makes sure of it for stdio).
+stack; closing the stack stops the server (``processes.py`` makes sure of it for stdio).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types import CallToolResult, Implementation, PaginatedRequestParams
 
-from hub import __version__
+from hub._version import __version__
 from hub.extensions.schema import substitute_env_vars
 from hub.extensions.store import ExtensionRecord
-from hub.federation.processes import INSTANCE_VAR, find_server_process, kill_session, private_log
+from hub.federation.processes import INSTANCE_VAR, find_server_process, kill_session
+from hub.files import open_private
 
 logger = logging.getLogger("goosuke.federation")
 
@@ -129,7 +130,7 @@ async def open_client(
     transport: Any
     on_open: Any = None
     if config.type == "stdio":
-        errlog = private_log(log_path)
+        errlog = open_private(log_path)  # a server's stderr may hold secrets
         stack.callback(errlog.close)
         cwd = substitute_env_vars(config.cwd, env) if config.cwd else None
         marker = uuid.uuid4().hex

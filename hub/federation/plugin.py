@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from hub.context import AppContext
 from hub.extensions.store import ExtensionStore
 from hub.federation.service import Federation
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.vault.service import Vault
 
 plugin = Plugin("federation-service")

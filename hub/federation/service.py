@@ -14,10 +14,10 @@ import base64
 import dataclasses
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from mcp.server.lowlevel.helper_types import ReadResourceContents
@@ -36,15 +36,16 @@ from mcp_types import Prompt as MCPPrompt
 from mcp_types import Resource as MCPResource
 from mcp_types import ResourceTemplate as MCPResourceTemplate
 from mcp_types import Tool as MCPTool
+from pydantic import BaseModel
 
 from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation import listing
 from hub.federation.check import CheckReport, check_extension
-from hub.federation.client import describe, discover
+from hub.federation.client import Connection, describe, discover
 from hub.federation.listing import SEP, URI_PREFIX
 from hub.federation.upstream import Upstream
-from hub.principal import Principal
+from hub.principal import Principal, Role
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ logger = logging.getLogger("goosuke.federation")
 # An upstream that answers 404 to our Mcp-Session-Id: the SDK's client reports it as INVALID_REQUEST,
 # "Session terminated" (no body) or the server's own error ("Session not found" from the Python SDK).
 SESSION_LOST = ("session terminated", "session not found")
+
+R = TypeVar("R")
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 
 class Federation:
@@ -90,7 +94,7 @@ class Federation:
                 tg.cancel_scope.cancel()
         self._tg = None
 
-    def spawn(self, fn: Callable[[], Awaitable[None]]) -> None:
+    def spawn(self, fn: Callable[[], Coroutine[Any, Any, None]]) -> None:
         if self._tg is None:
             raise ToolError("Federation is not running (the hub is starting or stopping); try again shortly.")
         self._tg.start_soon(fn)
@@ -145,7 +149,7 @@ class Federation:
             upstream.record = record
         return self._exposed(old) != self._exposed(record)
 
-    def _exposed(self, record: ExtensionRecord | None) -> Any:
+    def _exposed(self, record: ExtensionRecord | None) -> tuple[Role, str, dict[str, Any] | None] | None:
         if record is None or not record.enabled or not record.federated:
             return None
         return (record.role, record.hash, record.discovered)
@@ -172,7 +176,8 @@ class Federation:
         self._discovery_failed.pop(key, None)
         if record is None or record.discovered == found:
             return
-        await self.store.save_discovery(key, found)
+        with anyio.CancelScope(shield=True):  # a write cut off half-way strands its SQLite connection
+            await self.store.save_discovery(key, found)
         self.records[key] = dataclasses.replace(record, discovered=found)
         await self._notify()
 
@@ -242,7 +247,8 @@ class Federation:
             return None
         for tool in found[0].discovered.get("tools", []):
             if tool["name"] == found[1]:
-                return tool.get("inputSchema")
+                schema: dict[str, Any] | None = tool.get("inputSchema")
+                return schema
         return None
 
     # -- listing (the names and shapes: hub/federation_listing.py) -----------------------------------
@@ -272,7 +278,7 @@ class Federation:
                 "Ask an admin (extension_update role=...)."
             )
 
-    async def _request(self, record: ExtensionRecord, what: str, send: Callable[[Any], Awaitable[Any]]) -> Any:
+    async def _request(self, record: ExtensionRecord, what: str, send: Callable[[Connection], Awaitable[R]]) -> R:
         """Run one request on the extension's client: start it if needed, re-initialise once on a lost
         session, turn transport failures into errors that say what happened."""
         upstream = self.upstream(record)
@@ -342,7 +348,7 @@ class Federation:
             metrics.tool_calls.labels(tool=name, outcome=outcome, via="federation").inc()
             metrics.tool_seconds.labels(tool=name).observe(time.perf_counter() - started)
 
-    def _scrub_result(self, result: Any) -> Any:
+    def _scrub_result(self, result: ResultT) -> ResultT:
         if not self.vault.has_values:  # nothing to hide: skip the copy (the hot path of a proxied call)
             return result
         data = self.vault.scrub_data(result.model_dump(mode="json", by_alias=True, exclude_none=True))
@@ -389,7 +395,7 @@ class Federation:
         result = await self._request(
             record, f"prompts/get {prompt!r}", lambda c: c.client.session.get_prompt(prompt, arguments or None)
         )
-        return self._scrub_result(result)  # type: ignore[no-any-return]
+        return self._scrub_result(result)
 
     # -- checking -----------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """Task templates: their definition (a Goose recipe's shape), rendering, storage and the built-in library.
 
 Service: :class:`~hub.templates.library.TemplateLibrary` (needs only the database), declared in
-``plugin.py``; the engine (``hub/engine/``) runs what ``store.py`` keeps.
+``plugin.py``; the engine (``hub/engine/``) runs what ``store.py`` keeps, prepared by ``preview.py``.
 
 - ``definition.py``: ``TemplateDefinition``, its parameters and checks, and the sandboxed Jinja
   rendering of prompts;
 - ``store.py``: versioned template rows (save, get, list, history, seed);
+- ``preview.py``: a template prepared for a run (``RunPreview``) and the agents' checks on save;
+- ``recipes.py``: Goose recipes in and out (uses the extensions' Goose schema, ``hub/extensions/``);
 - ``library.py`` and ``library/*.yaml``: the templates every hub starts with.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.context import AppContext
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.templates.library import TemplateLibrary
 
 plugin = Plugin("templates-service")

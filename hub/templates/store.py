@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.accounts import audit
+from hub.clock import aware
 from hub.db import Database
 from hub.db.models import TaskTemplate, TemplateSeed, utcnow
-from hub.engine.agent import CheckingAgent, RunPreview
-from hub.engine.records import aware
-from hub.engine.statements import SELECT_TEMPLATE
-from hub.errors import Conflict, InvalidArguments, NotFound
+from hub.errors import Conflict, NotFound
 from hub.templates.definition import (
     AgentSettings,
     Parameter,
     TemplateDefinition,
-    bind_values,
-    check_definition,
-    render_async,
 )
 
 
@@ -92,65 +86,6 @@ def definition_of(row: TaskTemplate) -> TemplateDefinition:
     )
 
 
-Reader = Callable[[Callable[[Connection], Any]], Awaitable[Any]]
-_DEFINITIONS: OrderedDict[tuple[str, int, str | None], TemplateDefinition] = OrderedDict()
-DEFINITION_CACHE = 256  # parsed definitions kept, keyed by name, version and content hash
-
-
-def _definition(row: Any) -> TemplateDefinition:
-    """The row's definition, parsed once per version (a run reads the row, not the models, each time)."""
-    key = (row.name, row.version, row.content_hash)
-    definition = _DEFINITIONS.get(key)
-    if definition is None:
-        definition = _DEFINITIONS[key] = definition_of(row)
-        while len(_DEFINITIONS) > DEFINITION_CACHE:
-            _DEFINITIONS.popitem(last=False)
-    return definition
-
-
-async def prepare(read: Reader, template: str, params: Mapping[str, Any] | None = None) -> RunPreview:
-    """Load ``template``, check ``params`` and render its prompt and instructions (nothing is written).
-
-    ``read`` runs a synchronous read: ``Database.read``, or the engine's shorter road."""
-    row = await read(lambda conn: conn.execute(SELECT_TEMPLATE, {"b_name": template}).first())
-    if row is None:
-        raise NotFound(f"No template named {template!r}. List templates with template_list.")
-    definition, version = _definition(row), row.version
-    values = bind_values(definition.parameters, params)
-    prompt = await render_async(definition.prompt, values, "prompt")
-    instructions = None
-    if definition.instructions:
-        instructions = await render_async(definition.instructions, values, "instructions")
-    return RunPreview(
-        template=definition.name,
-        version=version,
-        agent=definition.agent,
-        params=values,
-        prompt=prompt,
-        instructions=instructions,
-        extensions=list(definition.extensions),
-        options=definition.agent_settings.model_copy(),
-    )
-
-
-def validate(definition: TemplateDefinition, agents: Mapping[str, Any]) -> None:
-    """Recipe rules plus the agent's own checks.
-
-    Raises:
-        InvalidArguments: what is wrong and how to fix it.
-    """
-    agent = agents.get(definition.agent)
-    if agent is None:
-        known = ", ".join(sorted(agents)) or "none installed"
-        raise InvalidArguments(
-            f"Unknown agent {definition.agent!r}; this hub has: {known}.",
-            errors=[{"field": "agent", "message": "unknown agent", "type": "agent_unknown"}],
-        )
-    check_definition(definition)
-    if isinstance(agent, CheckingAgent):
-        agent.check(definition)
-
-
 def _apply(row: TaskTemplate, definition: TemplateDefinition) -> None:
     data = definition.model_dump(mode="json")
     row.title = data["title"]
@@ -167,7 +102,8 @@ def _apply(row: TaskTemplate, definition: TemplateDefinition) -> None:
 
 
 async def find_row(session: AsyncSession, name: str) -> TaskTemplate | None:
-    return await session.scalar(select(TaskTemplate).where(TaskTemplate.name == name))
+    row = await session.scalar(select(TaskTemplate).where(TaskTemplate.name == name))
+    return row
 
 
 async def get_row(session: AsyncSession, name: str) -> TaskTemplate:

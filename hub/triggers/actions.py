@@ -11,19 +11,19 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.db.models import Action, ActionFiring, Execution, utcnow
-from hub.engine.agent import RunPreview
 from hub.engine.core import Engine
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
 from hub.templates import store as templates
 from hub.templates.definition import coerce
+from hub.templates.preview import RunPreview
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -34,12 +34,6 @@ ActionKind = Literal["schedule", "webhook", "reaction"]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CLAIM_STALE_AFTER = timedelta(seconds=60)  # a firing claimed this long ago without an execution is resubmitted
 ACTIVE_STATES = ("queued", "running")
-
-
-def aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

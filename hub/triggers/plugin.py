@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 
 from hub.context import AppContext
 from hub.engine import Engine
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.triggers.actions import Actions
 from hub.triggers.scheduler import Scheduler
 from hub.triggers.webhooks import Webhooks

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import anyio
 from sqlalchemy import or_, select, update
 
+from hub.clock import aware
 from hub.db.models import Action
 from hub.engine.records import Trigger
-from hub.triggers.actions import Actions, aware
+from hub.triggers.actions import Actions
 from hub.triggers.cron import CronSchedule, parse
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ def schedule_of(action: Action) -> CronSchedule:
 def next_fire(action: Action, after: datetime) -> datetime | None:
     fires = schedule_of(action).next_fires(after, 1)
     return fires[0] if fires else None
+
+
+STOP_GRACE = 5.0  # seconds a pass under way at shutdown may take to finish before it is cancelled
 
 
 class Scheduler:
@@ -113,14 +117,16 @@ class Scheduler:
             )
         return queued
 
-    async def run_forever(self) -> None:
+    async def run_forever(self, stop: anyio.Event) -> None:
+        """Pass after pass until ``stop`` is set; a pass under way finishes first."""
         await self.actions.recover_claims()
-        while True:
+        while not stop.is_set():
             try:
                 await self.tick()
             except Exception:  # the database may be briefly away: try again next pass
                 logger.exception("Scheduler pass failed")
-            await anyio.sleep(self.app.settings.scheduler_tick)
+            with anyio.move_on_after(self.app.settings.scheduler_tick):
+                await stop.wait()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Scheduler]:
@@ -128,9 +134,13 @@ class Scheduler:
         if not self.app.settings.scheduler_enabled:
             yield self
             return
+        stop = anyio.Event()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self.run_forever)
+            tg.start_soon(self.run_forever, stop)
             try:
                 yield self
             finally:
-                tg.cancel_scope.cancel()
+                # Let a pass under way finish: a query cancelled half-way leaves its SQLite connection
+                # closing in a task nobody awaits. A pass that outlasts the grace is cancelled.
+                stop.set()
+                tg.cancel_scope.deadline = anyio.current_time() + STOP_GRACE

@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 from hub.db.models import Action
 from hub.engine.records import Trigger
 from hub.errors import AuthError, GoosukeError, InvalidArguments, PayloadTooLarge
-from hub.facade import problem
+from hub.problems import problem
 from hub.triggers.actions import Actions
 
 if TYPE_CHECKING:
@@ -148,9 +148,10 @@ class Webhooks:
 
     async def _find(self, slug: str) -> Action | None:
         async with self.app.db.session() as session:
-            return await session.scalar(
+            action = await session.scalar(
                 select(Action).where(Action.kind == "webhook", Action.name == slug, Action.enabled.is_(True))
             )
+            return action
 
     def _refuse(self, reason: str, status: int, title: str, detail: str, **headers: str) -> Response:
         self.app.metrics.webhook_refused.labels(reason=reason).inc()

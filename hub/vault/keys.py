@@ -10,8 +10,8 @@ import os
 import re
 from pathlib import Path
 
-from hub.auth import write_private_file
 from hub.errors import ConfigError
+from hub.files import write_private
 from hub.settings import Settings
 
 logger = logging.getLogger("goosuke.vault")
@@ -71,7 +71,7 @@ def load_keys(settings: Settings, key_file: Path, *, create: bool) -> tuple[list
     elif key_file.exists():
         keys, source = parse_keys(key_file.read_text(), str(key_file)), "file"
     elif create:
-        write_private_file(key_file, generate_key() + "\n")
+        write_private(key_file, generate_key() + "\n")
         logger.info("Created a new vault key file at %s (mode 0600); back it up with the database.", key_file)
         keys, source = parse_keys(key_file.read_text(), str(key_file)), "file"
     else:
@@ -84,5 +84,5 @@ def load_keys(settings: Settings, key_file: Path, *, create: bool) -> tuple[list
 def write_key_file(key_file: Path, keys: list[bytes]) -> None:
     """Replace the key file atomically (newest key first), mode 0600."""
     temp = key_file.with_name(KEY_FILE + ".tmp")
-    write_private_file(temp, "\n".join(encode(k) for k in keys) + "\n")
+    write_private(temp, "\n".join(encode(k) for k in keys) + "\n")
     os.replace(temp, key_file)

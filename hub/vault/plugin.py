@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hub.context import AppContext
-from hub.registry import Plugin
+from hub.plugin import Plugin
 from hub.vault.scrubbing import install_log_scrubber
 from hub.vault.service import Vault
 from hub.vault.stored_settings import HubSettings

@@ -25,6 +25,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,12 +45,15 @@ MAX_SECRET_BYTES = 64 * 1024
 ROTATE_BATCH = 200
 
 
-@dataclass(frozen=True)
-class SecretInfo:
+class SecretInfo(BaseModel):
+    """What may be shown of a secret: everything but its value."""
+
+    model_config = ConfigDict(frozen=True)
+
     name: str
-    scope: str
+    scope: str = Field(exclude=True)  # env, setting or webhook: the tools show one scope at a time
     description: str
-    key_id: str
+    key_id: str = Field(description="Fingerprint of the vault key that sealed it (not the key).")
     created_at: datetime
     created_by: str
     updated_at: datetime
@@ -71,14 +75,14 @@ def _aad(scope: str, name: str) -> bytes:
 
 def _info(row: Secret) -> SecretInfo:
     return SecretInfo(
-        row.name,
-        row.scope,
-        row.description,
-        row.key_id,
-        row.created_at,
-        row.created_by,
-        row.updated_at,
-        row.updated_by,
+        name=row.name,
+        scope=row.scope,
+        description=row.description,
+        key_id=row.key_id,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
     )
 
 
