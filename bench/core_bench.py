@@ -23,8 +23,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import free_port
-from tests.processes import hub_env, serving, stop
+from harness.processes import free_port, hub_env, serving, stop
 
 RESULTS = Path(__file__).parent / "results"
 

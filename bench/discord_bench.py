@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.discord_bench [--reactions 50] [--messages 2000]
                                             [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
-Everything runs against the doubles of the test suite, on real sockets in one process: the Discord
+Everything runs against the doubles of harness/doubles/, on real sockets in one process: the Discord
 double (REST + gateway) driven by the real discord.py inside a running hub, and the OpenAI-compatible
 LLM double behind the `openai` agent.
 
@@ -38,17 +38,17 @@ from discord.http import Route
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from harness.doubles.discord import DiscordDouble
+from harness.doubles.llm import LLMDouble, Say
 from hub.app import build_context, running
+from hub.clock import aware
 from hub.context import AppContext
 from hub.db.models import Execution
 from hub.discord import DiscordService
 from hub.discord.service import intents
-from hub.engine.records import aware
 from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings
-from tests.doubles.discord import DiscordDouble
-from tests.doubles.llm import LLMDouble, Say
 
 RESULTS = Path(__file__).parent / "results" / "discord.md"
 NOTES = "- decided: ship on Friday\n- owner ana: release notes\n- open: feature flag?"

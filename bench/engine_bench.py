@@ -33,9 +33,9 @@ import asyncpg
 from sqlalchemy import select
 
 from hub.app import build_context, running
+from hub.clock import aware
 from hub.db.models import Execution
 from hub.engine import Engine, Trigger
-from hub.engine.records import aware
 from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings, TemplateDefinition

@@ -26,9 +26,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from bench.core_bench import wait_for_port
-from tests.conftest import free_port
-from tests.extension_support import descendants, npm_server
-from tests.processes import hub_env, serving, stop
+from harness.processes import descendants, free_port, hub_env, npm_server, serving, stop
 
 RESULTS = Path(__file__).parent / "results"
 

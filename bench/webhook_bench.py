@@ -21,9 +21,8 @@ from pathlib import Path
 
 import httpx2
 
+from harness.processes import free_port, hub_env, serving
 from hub.triggers.webhooks import sign_github
-from tests.conftest import free_port
-from tests.processes import hub_env, serving
 
 RESULTS = Path(__file__).parent / "results"
 PAYLOAD = {"issue": {"title": "Bench", "body": "x" * 200}, "repository": {"full_name": "acme/app"}}

@@ -1,9 +1,11 @@
-"""Real `goosuke` processes for boundary tests: start, wait until healthy, stop (bounded at every step)."""
+"""Real processes for boundary tests and benchmarks: `goosuke` started, waited for until healthy and stopped
+(bounded at every step); free ports; the reference MCP servers from .ci/tools.sh; child processes from /proc."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -13,9 +15,18 @@ from pathlib import Path
 
 import httpx2
 
+from harness import REPO
+from harness.tools import tool_path
+
 GOOSUKE = [sys.executable, "-m", "hub.cli"]
 START_TIMEOUT = 30.0  # a cold start imports SQLAlchemy, the SDK and runs migrations
 STOP_GRACE = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def hub_env(data_dir: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
@@ -60,7 +71,7 @@ def serving(env: dict[str, str], port: int, *args: str, log: Path | None = None)
         env=env,
         stdout=stderr,
         stderr=stderr,
-        cwd=Path(__file__).parent.parent,
+        cwd=REPO,
     )
     try:
         wait_healthy(f"http://127.0.0.1:{port}", proc)
@@ -69,3 +80,36 @@ def serving(env: dict[str, str], port: int, *args: str, log: Path | None = None)
         stop(proc)
         if log:
             stderr.close()  # type: ignore[union-attr]
+
+
+def npm_server(name: str) -> str:
+    """The executable of a reference server installed by .ci/tools.sh (everything, memory, filesystem)."""
+    path = tool_path("GOOSUKE_SERVERS_DIR") / "node_modules" / ".bin" / f"mcp-server-{name}"
+    assert path.exists(), f"{path} is missing: run `bash .ci/tools.sh` to install the test tools"
+    return str(path)
+
+
+def descendants(pid: int | None = None) -> set[int]:
+    """Every live process below ``pid`` (default: this one), read from /proc."""
+    root = os.getpid() if pid is None else pid
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        state, ppid = fields[0], int(fields[1])
+        if state == "Z":
+            continue  # a zombie is dead; reaping it is the parent's business
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found

@@ -1,11 +1,13 @@
-"""Where the Node-based tools installed by `.ci/tools.sh` live. A missing tool fails the test: run the script."""
+"""Where the Node-based tools installed by `.ci/tools.sh` live. A missing tool fails the test or benchmark that
+needs it: run the script."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from harness import REPO
+
 TOOLS = Path(os.environ.get("GOOSUKE_TOOLS_DIR", REPO / ".tools"))
 
 DEFAULTS = {

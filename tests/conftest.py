@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,8 @@ import httpx2
 import pytest
 import uvicorn
 
+from harness import REPO
+from harness.processes import free_port
 from hub import accounts
 from hub.app import create_app
 from hub.principal import Role
@@ -24,18 +25,11 @@ from hub.settings import Settings
 
 POSTGRES_URL = os.environ.get("GOOSUKE_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pg_dsn(url: str) -> str:
@@ -153,7 +147,7 @@ def cli_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 @pytest.fixture
 async def discord() -> AsyncIterator[Any]:
     """A Discord double (REST + gateway over real sockets) on a free port."""
-    from tests.doubles.discord import DiscordDouble
+    from harness.doubles.discord import DiscordDouble
 
     async with DiscordDouble() as double:
         yield double
@@ -161,7 +155,7 @@ async def discord() -> AsyncIterator[Any]:
 
 @pytest.fixture
 def world(discord: Any) -> Any:
-    """The double's guild, channels and members (tests.discord_support.World)."""
-    from tests.discord_support import build_world
+    """The double's guild, channels and members (tests.discord.support.World)."""
+    from tests.discord.support import build_world
 
     return build_world(discord)

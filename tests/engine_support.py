@@ -14,6 +14,7 @@ from hub.context import AppContext
 from hub.engine import Engine, ExecutionInfo, Trigger
 from hub.engine.process import group_members
 from hub.settings import Settings
+from hub.templates import preview as previews
 from hub.templates import store
 from hub.templates.definition import AgentSettings, Parameter, TemplateDefinition
 
@@ -56,7 +57,7 @@ async def add_template(
         agent=agent,
         agent_settings=AgentSettings(**agent_settings),
     )
-    store.validate(definition, app.registry.provided("agent"))
+    previews.validate(definition, app.registry.provided("agent"))
     async with app.db.session() as session:
         await store.create(session, definition, "test")
 

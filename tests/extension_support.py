@@ -1,5 +1,6 @@
-"""Helpers for the extension, vault, sync and federation tests: real servers, the in-process hub as the
-local owner, child-process accounting through /proc."""
+"""Helpers for the extension, vault, sync and federation tests: the servers of tests/servers/ as real
+processes, and the in-process hub as the local owner. (Child-process accounting and the npm reference
+servers are in harness/processes.py.)"""
 
 from __future__ import annotations
 
@@ -9,27 +10,18 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Any
 
 import anyio
 from mcp import Client
 
+from harness import REPO
 from hub.app import build_context, running
 from hub.context import AppContext
 from hub.settings import Settings
-from tests.tools import tool_path
 
-REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 READY_TIMEOUT = 30.0  # a cold Python start imports the SDK and uvicorn
-
-
-def npm_server(name: str) -> str:
-    """The executable of a reference server installed by .ci/tools.sh (everything, memory, filesystem)."""
-    path = tool_path("GOOSUKE_SERVERS_DIR") / "node_modules" / ".bin" / f"mcp-server-{name}"
-    assert path.exists(), f"{path} is missing: run `bash .ci/tools.sh` to install the test tools"
-    return str(path)
 
 
 def stdio_test_server(name: str = "Test Server", *flags: str, **fields: Any) -> dict[str, Any]:
@@ -70,32 +62,6 @@ def http_test_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-
-
-def descendants(pid: int | None = None) -> set[int]:
-    """Every live process below ``pid`` (default: this one), read from /proc."""
-    root = os.getpid() if pid is None else pid
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        state, ppid = fields[0], int(fields[1])
-        if state == "Z":
-            continue  # a zombie is dead; reaping it is the parent's business
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 async def wait_for(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> None:

@@ -35,7 +35,7 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
-from tests.conftest import free_port
+from harness.processes import free_port
 
 DISCORD_EPOCH_MS = 1420070400000
 MESSAGE_CONTENT = 1 << 15

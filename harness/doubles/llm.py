@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.conftest import free_port
+from harness.processes import free_port
 
 USAGE = {"prompt_tokens": 120, "completion_tokens": 30}
 

@@ -14,13 +14,13 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import select
 
+from harness.doubles.llm import CallTool, Fail, Hang, LLMDouble, Say
+from harness.tools import tool_path
 from hub.db.models import ApiToken
 from hub.engine.process import group_members
 from hub.settings import Settings
 from tests.conftest import LiveHub
-from tests.doubles.llm import CallTool, Fail, Hang, LLMDouble, Say
 from tests.engine_support import engine_of, finished, pid_of
-from tests.tools import tool_path
 
 pytestmark = pytest.mark.anyio
 

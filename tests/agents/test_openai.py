@@ -8,9 +8,9 @@ import pytest
 from mcp import Client
 from pydantic import SecretStr
 
+from harness.doubles.llm import Fail, LLMDouble, Say
+from harness.processes import free_port
 from hub.settings import Settings
-from tests.conftest import free_port
-from tests.doubles.llm import Fail, LLMDouble, Say
 from tests.engine_support import API, add_template, engine_of, finished, hub_running, log_text
 
 pytestmark = pytest.mark.anyio

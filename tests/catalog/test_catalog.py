@@ -15,11 +15,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from harness.doubles.llm import LLMDouble, Say
+from harness.processes import free_port
 from hub.catalog import entries as _catalog
 from hub.settings import Settings
 from hub.vault.service import Vault
-from tests.conftest import free_port, serve
-from tests.doubles.llm import LLMDouble, Say
+from tests.conftest import serve
 from tests.extension_support import call, call_error, local_hub
 
 pytestmark = pytest.mark.anyio

@@ -12,6 +12,8 @@ from pydantic import SecretStr
 from starlette.requests import Request
 from starlette.responses import Response
 
+from harness.doubles.discord import DiscordDouble
+from harness.doubles.llm import LLMDouble
 from hub.app import create_app
 from hub.context import AppContext
 from hub.discord import DiscordService
@@ -19,8 +21,6 @@ from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings
 from tests.conftest import LiveHub, serve
-from tests.doubles.discord import DiscordDouble
-from tests.doubles.llm import LLMDouble
 from tests.engine_support import until
 
 

@@ -8,10 +8,11 @@ from typing import Any
 import anyio
 import pytest
 
+from harness.doubles.discord import DiscordDouble
+from harness.processes import free_port
 from hub.settings import Settings
-from tests.conftest import LiveHub, free_port
-from tests.discord_support import bot_of, build_world, discord_hub, point_at
-from tests.doubles.discord import DiscordDouble
+from tests.conftest import LiveHub
+from tests.discord.support import bot_of, build_world, discord_hub, point_at
 from tests.engine_support import until
 
 pytestmark = pytest.mark.anyio

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from harness.doubles.discord import DiscordDouble
+from harness.doubles.llm import LLMDouble, Say
 from hub.db import Database
 from hub.db.models import DiscordRun
 from hub.discord import runs as run_module
@@ -18,7 +20,7 @@ from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings
 from tests.conftest import LiveHub
-from tests.discord_support import (
+from tests.discord.support import (
     GatedLLM,
     World,
     bot_ready,
@@ -27,8 +29,6 @@ from tests.discord_support import (
     point_at,
     summaries_with_openai,
 )
-from tests.doubles.discord import DiscordDouble
-from tests.doubles.llm import LLMDouble, Say
 from tests.engine_support import until
 
 pytestmark = pytest.mark.anyio

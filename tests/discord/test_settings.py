@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from harness.doubles.discord import DiscordDouble
 from hub.context import AppContext
 from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings, Parameter
 from tests.conftest import LiveHub
-from tests.discord_support import World, bot_of, bot_ready, conversation, discord_hub, point_at
-from tests.doubles.discord import DiscordDouble
+from tests.discord.support import World, bot_of, bot_ready, conversation, discord_hub, point_at
 from tests.engine_support import add_template, python_argv, until
 
 pytestmark = pytest.mark.anyio

@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
+from harness.doubles.discord import DiscordDouble
+from harness.doubles.llm import Fail, LLMDouble, Say
 from hub.discord import Reactions
 from hub.discord.text import chunk_lines, transcript_line
 from hub.settings import Settings
 from tests.conftest import LiveHub
-from tests.discord_support import (
+from tests.discord.support import (
     World,
     bot_of,
     bot_ready,
@@ -23,8 +25,6 @@ from tests.discord_support import (
     point_at,
     summaries_with_openai,
 )
-from tests.doubles.discord import DiscordDouble
-from tests.doubles.llm import Fail, LLMDouble, Say
 from tests.engine_support import until
 
 pytestmark = pytest.mark.anyio

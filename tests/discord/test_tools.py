@@ -14,12 +14,13 @@ from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from harness import REPO
+from harness.doubles.discord import DiscordDouble, snowflake
+from harness.processes import hub_env
 from hub.principal import Role
 from hub.settings import Settings
 from tests.conftest import LiveHub
-from tests.discord_support import World, bot_ready, conversation, discord_hub, point_at
-from tests.doubles.discord import DiscordDouble, snowflake
-from tests.processes import hub_env
+from tests.discord.support import World, bot_ready, conversation, discord_hub, point_at
 
 pytestmark = pytest.mark.anyio
 
@@ -157,7 +158,7 @@ async def test_discord_tools_answer_over_stdio(
         GOOSUKE_DISCORD_GUILD_READY_TIMEOUT="0.05",
     )
     params = StdioServerParameters(
-        command=sys.executable, args=["-m", "hub.cli", "stdio"], env=env, cwd=str(Path(__file__).parent.parent)
+        command=sys.executable, args=["-m", "hub.cli", "stdio"], env=env, cwd=str(REPO)
     )
     async with Client(params) as client:  # the first call waits for the bot to connect
         sent = await call(

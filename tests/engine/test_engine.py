@@ -19,7 +19,7 @@ from hub.engine.queue import Queue
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.principal import Role
 from hub.settings import Settings
-from hub.templates import store as templates
+from hub.templates import preview as previews
 from tests.engine_support import (
     API,
     add_template,
@@ -345,15 +345,16 @@ async def test_two_engines_sharing_a_database_never_run_the_same_execution(setti
             assert (await finished(one, execution_id)).status == "succeeded"
         async with one.db.session() as session:
             owners = {r.claimed_by for r in await session.scalars(select(Execution))}
+        workers = {engine_of(one).worker_id, engine_of(two).worker_id}
     assert sorted(os.listdir(ran)) == sorted(ids)  # each ran exactly once ('x' refuses a second open)
-    assert owners == {engine_of(one).worker_id, engine_of(two).worker_id}
+    assert owners == workers
 
 
 async def test_concurrent_claims_on_one_database_never_overlap(settings: Settings) -> None:
     async with hub_running(settings) as app:
         await add_template(app, "echo", argv=["true"])
     app = build_context(settings, transport="stdio")
-    preview = await templates.prepare(app.db.read, "echo")
+    preview = await previews.prepare(app.db.read, "echo")
     submitter = Engine(app)  # not running: only its submit is used
     for _ in range(80):
         await submitter.submit_preview(preview, trigger=API)

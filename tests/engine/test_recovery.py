@@ -10,10 +10,10 @@ import anyio
 import httpx2
 import pytest
 
+from harness.processes import hub_env, serving
 from hub.db import Database
 from hub.db.models import Execution
 from tests.engine_support import group_gone
-from tests.processes import hub_env, serving
 
 pytestmark = pytest.mark.anyio
 

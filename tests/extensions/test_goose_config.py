@@ -17,10 +17,10 @@ import pytest
 import yaml
 from sqlalchemy import select as sql_select
 
+from harness.tools import tool_path
 from hub.db.models import AuditEvent
 from hub.settings import Settings
 from tests.extension_support import call, call_error, local_hub, stdio_test_server, wait_for
-from tests.tools import tool_path
 
 pytestmark = pytest.mark.anyio
 

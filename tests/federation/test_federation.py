@@ -16,22 +16,14 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from harness.processes import descendants, free_port, npm_server
+from harness.tools import tool_path
 from hub.federation.processes import INSTANCE_VAR
 from hub.federation.service import Federation
 from hub.principal import Role
 from hub.settings import Settings
-from tests.conftest import LiveHub, free_port
-from tests.extension_support import (
-    call,
-    call_error,
-    descendants,
-    http_test_server,
-    local_hub,
-    npm_server,
-    stdio_test_server,
-    wait_for,
-)
-from tests.tools import tool_path
+from tests.conftest import LiveHub
+from tests.extension_support import call, call_error, http_test_server, local_hub, stdio_test_server, wait_for
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ import anyio
 import pytest
 from mcp import Client
 
+from harness.processes import free_port
 from hub.federation.service import Federation
 from hub.settings import Settings
-from tests.conftest import free_port
 from tests.extension_support import call, call_error, http_test_server, local_hub, wait_for
 
 pytestmark = pytest.mark.anyio

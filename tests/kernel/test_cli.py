@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import GOOSUKE, hub_env
+from harness import REPO
+from harness.processes import GOOSUKE, hub_env
 
 pytestmark = pytest.mark.anyio
 
@@ -22,7 +23,7 @@ def goosuke(env: dict[str, str], *args: str, stdin: str | None = None) -> subpro
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT,
-        cwd=Path(__file__).parent.parent,
+        cwd=REPO,
     )
 
 

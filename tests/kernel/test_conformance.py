@@ -16,14 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, serve
-from tests.processes import hub_env, serving
-from tests.proxy import TokenProxy
-from tests.tools import node22, tool_path
+from harness.processes import free_port, hub_env, serving
+from harness.tools import node22, tool_path
+from tests.conftest import serve
+from tests.kernel.proxy import TokenProxy
 
 pytestmark = pytest.mark.anyio
 
 BASELINE = Path(__file__).parent / "conformance" / "expected-failures.yml"
+FIXTURES = "tests.kernel.conformance.fixtures"  # loaded by the hub as a plugin
 LEGS = {"2025-11-25": ["--spec-version", "2025-11-25"], "2026-07-28": ["--spec-version", "2026-07-28"], "all": []}
 MIN_PASSED = {"2025-11-25": 84, "2026-07-28": 151, "all": 199}
 SUITE_TIMEOUT = 300
@@ -79,7 +80,7 @@ def assert_leg_passed(done: subprocess.CompletedProcess[str], out: Path, leg: st
 @pytest.fixture(scope="module")
 def hub_without_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    env = hub_env(tmp_path_factory.mktemp("conf"), GOOSUKE_AUTH="none", GOOSUKE_PLUGINS="tests.conformance.fixtures")
+    env = hub_env(tmp_path_factory.mktemp("conf"), GOOSUKE_AUTH="none", GOOSUKE_PLUGINS=FIXTURES)
     with serving(env, port):
         yield f"http://127.0.0.1:{port}/mcp"
 
@@ -95,7 +96,7 @@ async def test_conformance_suite_passes_through_token_auth(tmp_path: Path) -> No
 
     hub_port, proxy_port = free_port(), free_port()
     data = tmp_path / "data"
-    env = hub_env(data, GOOSUKE_PLUGINS="tests.conformance.fixtures")
+    env = hub_env(data, GOOSUKE_PLUGINS=FIXTURES)
     with serving(env, hub_port):
         token = (data / "admin.token").read_text().strip()
         async with serve(TokenProxy(f"http://127.0.0.1:{hub_port}", token), proxy_port) as proxy_url:

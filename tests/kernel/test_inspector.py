@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import hub_env, serving
-from tests.tools import tool_path
+from harness import REPO
+from harness.processes import hub_env, serving
+from harness.tools import tool_path
 
 INSPECTOR_TIMEOUT = 120
 
@@ -56,7 +57,7 @@ def test_inspector_drives_goosuke_stdio(tmp_path: Path) -> None:
         "-e",
         f"GOOSUKE_DATA_DIR={tmp_path / 'data'}",
         "--cwd",
-        str(Path(__file__).parent.parent),
+        str(REPO),
         sys.executable,
         "-m",
         "hub.cli",

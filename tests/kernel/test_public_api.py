@@ -46,3 +46,40 @@ def test_hub_never_imports_the_domains(repo) -> None:  # type: ignore[no-untyped
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in {"tools", "resources", "agents"}, f"{path} imports {name}"
+
+
+KERNEL_PACKAGES = {"db"}  # the kernel's only subpackage; every other folder under hub/ is a domain
+
+
+def test_the_kernel_never_imports_a_domain_package(repo) -> None:  # type: ignore[no-untyped-def]
+    import ast
+
+    hub_dir = repo / "hub"
+    domains = {p.name for p in hub_dir.iterdir() if (p / "__init__.py").exists()} - KERNEL_PACKAGES
+    assert {"engine", "templates", "triggers", "vault", "extensions", "federation", "catalog", "discord"} <= domains
+    kernel = [*hub_dir.glob("*.py"), *(hub_dir / "db").rglob("*.py")]
+    for path in kernel:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            for name in names:
+                parts = name.split(".")
+                assert not (parts[0] == "hub" and len(parts) > 1 and parts[1] in domains), (
+                    f"{path.relative_to(repo)} imports {name}: the kernel reaches domains through "
+                    "hub/protocols.py and app.services, never by import"
+                )
+
+
+def test_every_domain_package_says_what_service_it_offers_and_needs(repo) -> None:  # type: ignore[no-untyped-def]
+    import importlib
+
+    for package in sorted(p for p in (repo / "hub").iterdir() if (p / "__init__.py").exists()):
+        if package.name in KERNEL_PACKAGES:
+            continue
+        doc = importlib.import_module(f"hub.{package.name}").__doc__ or ""
+        assert len(doc) > 80, f"hub/{package.name}/__init__.py needs a docstring naming its service and needs"
+        if package.name != "catalog":  # the catalog is functions over shipped data: no service of its own
+            assert "Service" in doc and "plugin.py" in doc, f"hub/{package.name}: name the service and plugin.py"

@@ -12,7 +12,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.processes import hub_env, serving
+from harness import REPO
+from harness.processes import hub_env, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +58,7 @@ async def test_auth_none_serves_on_loopback_with_a_warning(tmp_path: Path, port:
 def test_auth_none_refuses_to_serve_off_loopback(tmp_path: Path, port: int) -> None:
     import subprocess
 
-    from tests.processes import GOOSUKE
+    from harness.processes import GOOSUKE
 
     done = subprocess.run(
         [*GOOSUKE, "serve", "--host", "0.0.0.0", "--port", str(port)],
@@ -75,7 +76,7 @@ async def test_stdio_serves_the_local_owner(tmp_path: Path, database_url: str) -
         command=sys.executable,
         args=["-m", "hub.cli", "stdio"],
         env=hub_env(tmp_path / "data", database_url),
-        cwd=str(Path(__file__).parent.parent),
+        cwd=str(REPO),
     )
     async with Client(params) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from mcp import Client
 
+from harness.tools import tool_path
 from hub.context import AppContext
 from hub.errors import InvalidArguments
 from hub.settings import Settings
@@ -21,7 +22,6 @@ from hub.templates import store
 from hub.templates.definition import Parameter, TemplateDefinition, bind_values, check_definition, render
 from hub.templates.library import library
 from tests.engine_support import hub_running
-from tests.tools import tool_path
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,7 @@ from hub.templates.definition import Parameter
 from hub.triggers.scheduler import Scheduler
 from tests.conftest import LiveHub
 from tests.engine_support import add_template, engine_of, hub_running, until
-from tests.test_cron import oracle
+from tests.triggers.test_cron import oracle
 from tools.actions import actions_of
 
 pytestmark = pytest.mark.anyio
@@ -210,8 +210,7 @@ async def test_two_real_hub_processes_fire_an_every_second_schedule_once_per_slo
 ) -> None:
     import httpx2
 
-    from tests.conftest import free_port
-    from tests.processes import hub_env, serving
+    from harness.processes import free_port, hub_env, serving
 
     data = tmp_path / "data"
     env = hub_env(data, database_url, GOOSUKE_SCHEDULER_TICK="0.2")

@@ -17,10 +17,9 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
+from harness.processes import free_port, hub_env, npm_server, serving
 from hub.settings import Settings
-from tests.conftest import free_port
-from tests.extension_support import REPO, local_hub, npm_server, stdio_test_server
-from tests.processes import hub_env, serving
+from tests.extension_support import REPO, local_hub, stdio_test_server
 
 pytestmark = pytest.mark.anyio
 

@@ -73,7 +73,7 @@ from mcp.types import (
 from pydantic import BaseModel, Field
 
 try:
-    from hub.registry import Plugin
+    from hub.plugin import Plugin
 except ImportError:  # while the hub core is being written
     Plugin = None  # type: ignore[assignment,misc]
 
