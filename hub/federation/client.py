@@ -6,6 +6,7 @@ stack; closing the stack stops the server (``processes.py`` makes sure of it for
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -133,7 +134,7 @@ async def open_client(
         errlog = open_private(log_path)  # a server's stderr may hold secrets
         stack.callback(errlog.close)
         cwd = substitute_env_vars(config.cwd, env) if config.cwd else None
-        marker = uuid.uuid4().hex
+        marker = f"{os.getpid()}-{uuid.uuid4().hex}"  # names the hub that started it, and this start
         leader: list[int | None] = [None]
         # Runs after the SDK has stopped the server (callbacks unwind last-in first-out): nothing of it stays.
         stack.callback(lambda: kill_session(leader[0]))

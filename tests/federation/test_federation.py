@@ -18,6 +18,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from harness.processes import descendants, free_port, npm_server
 from harness.tools import tool_path
+from hub import procfs
 from hub.federation.processes import INSTANCE_VAR
 from hub.federation.service import Federation
 from hub.principal import Role
@@ -29,17 +30,16 @@ pytestmark = pytest.mark.anyio
 
 
 def marked_processes() -> set[int]:
-    """Every process on the machine started by a hub as an extension (the marker in its environment)."""
+    """Every live process that this test's hub (this process) started as an extension, or that such a
+    process forked: the marker in their environment names the hub's pid. Other hubs on the machine (a CI
+    run beside this one) have markers of their own and are not counted."""
+    needle = f"{INSTANCE_VAR}={os.getpid()}-".encode()
     found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if INSTANCE_VAR.encode() in (entry / "environ").read_bytes():
-                    stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                    if stat[0] != "Z":
-                        found.add(int(entry.name))
-            except OSError:
-                continue
+    for pid in procfs.pids():
+        stat, env = procfs.stat(pid), procfs.environ(pid)
+        alive = stat is not None and not stat.zombie and env is not None
+        if alive and env is not None and any(item.startswith(needle) for item in env.split(b"\0")):
+            found.add(pid)
     return found
 
 
