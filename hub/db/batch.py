@@ -54,7 +54,10 @@ class _Slot(Generic[T]):
 
 
 def _busy(exc: OperationalError) -> bool:
-    return getattr(exc.orig, "sqlite_errorcode", None) in SQLITE_BUSY_CODES
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included: SQLITE_BUSY_SNAPSHOT is what a job that read
+    first gets when another process wrote in between (tried again, the job reads afresh)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in SQLITE_BUSY_CODES
 
 
 class GroupCommit:

@@ -184,6 +184,23 @@ class ExecutionLogLine(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class EngineInstance(Base):
+    """One running engine (a hub process's executor): how the others tell it alive from dead (migration 0006).
+
+    Written when the engine starts, its ``heartbeat_at`` moved by its housekeeping, deleted on a clean
+    stop. On the same host the pid and its start time (``/proc``) say whether it lives; elsewhere the
+    heartbeat's age does (and on PostgreSQL its advisory lock)."""
+
+    __tablename__ = "engine_instances"
+
+    worker_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    pid_start: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # -- extensions, the secrets vault, hub settings, Goose config sync (migration 0003) ----------------
 
 

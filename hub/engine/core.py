@@ -35,6 +35,7 @@ from hub.engine.runner import Runner
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
 from hub.errors import Conflict, NotFound
+from hub.protocols import ReadinessReport
 from hub.templates.preview import RunPreview
 from hub.templates.preview import prepare as prepare_template
 
@@ -57,7 +58,7 @@ class Engine:
         self.settings = app.settings
         self.db = app.db
         self.worker_id = new_id()
-        self.queue = Queue(app.db, self.worker_id)
+        self.queue = Queue(app.db, self.worker_id, heartbeat_interval=app.settings.engine_heartbeat_interval)
         self.runner = Runner(self)
         self.active: dict[str, Active] = {}
         self.dispatcher = Dispatcher(self)
@@ -70,8 +71,9 @@ class Engine:
     def agents(self) -> dict[str, Any]:
         return self.app.registry.provided("agent")
 
-    def readiness(self) -> dict[str, int]:
-        return {"running": len(self.active), "max_concurrent": self.settings.max_concurrent_executions}
+    def readiness(self) -> ReadinessReport:
+        detail = {"running": len(self.active), "max_concurrent": self.settings.max_concurrent_executions}
+        return ReadinessReport(ready=True, detail=detail)
 
     # -- lifecycle ---------------------------------------------------------------------
 

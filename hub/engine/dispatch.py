@@ -1,5 +1,6 @@
 """The engine's two loops: the dispatcher that claims queued executions into free slots, and the
-housekeeping that flushes logs, honours cancels asked for on other hubs and recovers dead hubs' runs."""
+housekeeping that flushes logs, beats the engine's heartbeat, honours cancels asked for on other hubs
+and recovers the runs of dead engines (see :mod:`hub.engine.queue` for how a dead one is told)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ logger = logging.getLogger("goosuke.engine")
 
 FLUSH_INTERVAL = 0.2  # seconds between log flushes of running executions (and their notifications)
 CHECKPOINT_EVERY = 25  # SQLite: fold the WAL into the database every this many flush intervals
-RECOVERY_EVERY = 10  # PostgreSQL: look for executions of dead hubs every this many polls
+RECOVERY_EVERY = 10  # look for executions of dead engines every this many polls
 STOP_GRACE = 10.0  # extra seconds a stopping engine waits for its runs to wind down after the kill grace
 
 
@@ -125,18 +126,23 @@ class Dispatcher:
     async def _housekeeping(self) -> None:
         ticks = 0
         poll_every = max(1, round(self.engine.settings.engine_poll_interval / FLUSH_INTERVAL))
+        heartbeat = self.engine.settings.engine_heartbeat_interval
+        next_beat = anyio.current_time() + heartbeat
         while not self._stopped.is_set():
             with anyio.move_on_after(FLUSH_INTERVAL):
                 await self._stopped.wait()
             ticks += 1
             try:
+                if anyio.current_time() >= next_beat:
+                    next_beat = anyio.current_time() + heartbeat
+                    await self.engine.queue.heartbeat()
                 dirty = [a for a in self.engine.active.values() if a.dirty]
                 if dirty:
                     await self.engine.runner.flush(dirty)
                 await self.engine.runner.sweep()
                 if ticks % poll_every == 0 and self.engine.active:
                     await self._honour_cancel_requests()
-                if self.engine.queue.postgres and ticks % (poll_every * RECOVERY_EVERY) == 0:
+                if ticks % (poll_every * RECOVERY_EVERY) == 0:
                     await self.recover()
                 if not self.engine.queue.postgres and ticks % CHECKPOINT_EVERY == 0:
                     await self.engine.queue.checkpoint()
@@ -156,7 +162,8 @@ class Dispatcher:
 
     async def recover(self) -> list[str]:
         """Executions left ``running`` by a dead engine become ``interrupted`` (requeued if retries allow);
-        so do queued ones pinned to a dead engine (their caller is gone with it)."""
+        so do queued ones pinned to a dead engine (their caller is gone with it). A live engine's runs, in
+        this process or another, are never touched."""
         owner = case((Execution.status == "running", Execution.claimed_by), else_=Execution.pinned_to)
         query = select(Execution.id, owner.label("owner")).where(
             or_(Execution.status == "running", and_(Execution.status == "queued", Execution.pinned_to.is_not(None)))
@@ -164,9 +171,9 @@ class Dispatcher:
         async with self.engine.db.session() as session:
             rows = (await session.execute(query)).all()
         owners = {r.owner for r in rows if r.owner != self.engine.worker_id}
-        if not owners:
+        dead = await self.engine.queue.dead_owners(owners)  # also removes the rows of dead engines owning nothing
+        if not dead:
             return []
-        dead = await self.engine.queue.dead_owners(owners)
         recovered = []
         for r in rows:
             if r.owner in dead and r.owner != self.engine.worker_id and await self.engine.runner.interrupt_orphan(r.id):

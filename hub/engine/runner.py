@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import anyio
 from prometheus_client import Counter, Histogram
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from hub import accounts
 from hub.clock import aware
-from hub.db.models import ApiToken, Execution, ExecutionLogLine, utcnow
+from hub.db.models import ApiToken, Execution, utcnow
 from hub.engine.active import Active
 from hub.engine.agent import AgentResult, AgentRun, HubAccess
 from hub.engine.logs import LogWriter
@@ -26,9 +26,14 @@ from hub.engine.queue import HOST
 from hub.engine.records import RETRYABLE_STATES, ExecutionInfo, retry_row, row_values
 from hub.engine.response import conform
 from hub.engine.statements import (
+    DELETE_RUN_TOKEN,
     FINISH,
     INSERT_EXECUTION,
     INSERT_LOG_LINES,
+    LAST_SEQ,
+    MARK_INTERRUPTED,
+    ORPHAN,
+    ORPHAN_PG,
     UPDATE_LOG_COUNTERS,
     UPDATE_LOG_COUNTERS_AND_PID,
 )
@@ -118,6 +123,14 @@ class Runner:
         error: str | None = "The hub stopped while this ran."
         workdir: Path | None = None
         started = anyio.current_time()
+        logger.info(
+            "Execution %s of %s started (trigger %s, attempt %d, agent %s)",
+            row.id,
+            row.template_name,
+            row.trigger_kind,
+            row.attempt,
+            row.agent,
+        )
         if row.started_at is not None:
             self.metrics.queue_seconds.observe(max(0.0, (aware(row.started_at) - aware(row.queued_at)).total_seconds()))
         try:
@@ -163,8 +176,17 @@ class Runner:
                     with anyio.move_on_after(FINISH_TIMEOUT):
                         await self.finish(row, active, status, result, error)
                 finally:
+                    took = anyio.current_time() - started
+                    logger.info(
+                        "Execution %s of %s ended %s after %.3f s (trigger %s)",
+                        row.id,
+                        row.template_name,
+                        status,
+                        took,
+                        row.trigger_kind,
+                    )
                     self.metrics.finished.labels(agent=row.agent, status=status).inc()
-                    self.metrics.run_seconds.labels(agent=row.agent).observe(anyio.current_time() - started)
+                    self.metrics.run_seconds.labels(agent=row.agent).observe(took)
                     if active.token_id is not None:
                         try:
                             await self.revoke_token(active.token_id)
@@ -245,14 +267,23 @@ class Runner:
             for active in actives:
                 active.flush_lock.release()
         for (execution_id, _), written in zip(pending, counts, strict=True):
-            if written:
+            if written < 0:  # another hub recovered it (it judged this engine dead): stop, keep its verdict
+                logger.warning("Execution %s was taken over by another hub; stopping it here", execution_id)
+                taken = self.engine.active.get(execution_id)
+                if taken is not None:
+                    taken.stop("interrupted", by="another hub")
+            elif written:
                 self.engine.changed(execution_id)
 
-    @staticmethod
-    def _log_job(active: Active) -> Callable[[Connection], int]:
-        """A write job for one run's pending lines and counters (and a new pid); it returns the lines."""
+    def _log_job(self, active: Active) -> Callable[[Connection], int]:
+        """A write job for one run's pending lines and counters (and a new pid); it returns the lines, or
+        -1 when the row is no longer this engine's run (then nothing is written)."""
         lines = active.writer.take()
-        values: dict[str, object] = {"b_id": active.id, **active.writer.counters()}
+        values: dict[str, object] = {
+            "b_id": active.id,
+            "b_claimed_by": self.engine.worker_id,
+            **active.writer.counters(),
+        }
         statement = UPDATE_LOG_COUNTERS
         if active.pid_pending:
             active.pid_pending = False
@@ -260,9 +291,10 @@ class Runner:
             values.update(b_pid=active.pid, b_pid_start=active.pid_start)
 
         def job(conn: Connection) -> int:
+            if not conn.execute(statement, values).rowcount:
+                return -1
             if lines:
                 conn.execute(INSERT_LOG_LINES, lines)
-            conn.execute(statement, values)
             return len(lines)
 
         return job
@@ -306,9 +338,9 @@ class Runner:
         retry_values = row_values(retry) if retry is not None else None
 
         def job(conn: Connection) -> int:
-            if lines:
+            done = conn.execute(FINISH, params).rowcount  # guarded: nothing is written for a run taken over
+            if done and lines:
                 conn.execute(INSERT_LOG_LINES, lines)
-            done = conn.execute(FINISH, params).rowcount
             if done and retry_values is not None:
                 conn.execute(INSERT_EXECUTION, retry_values)
             return done
@@ -328,15 +360,17 @@ class Runner:
             self.engine.poke(queued=True)
 
     async def interrupt_orphan(self, execution_id: str) -> bool:
-        """Mark a run whose engine died ``interrupted`` (log kept, a line added); requeue if retries allow."""
-        engine = self.engine
-        query = select(Execution).where(Execution.id == execution_id, Execution.status.in_(("running", "queued")))
-        if engine.queue.postgres:
-            query = query.with_for_update(skip_locked=True)
-        async with engine.queue.writing() as session:
-            row = await session.scalar(query)
-            if row is None:
+        """Mark a run whose engine died ``interrupted`` (log kept, a line added); requeue if retries allow.
+
+        One write job: the row is read, its leftover process group (on this host) killed, and the row
+        marked in the same transaction, after the last line its log holds."""
+        query = ORPHAN_PG if self.engine.queue.postgres else ORPHAN
+
+        def job(conn: Connection) -> bool:
+            found = conn.execute(query, {"b_id": execution_id}).first()
+            if found is None:
                 return False
+            row = Execution(**found._mapping)
             if row.pid and row.host == HOST and kill_recorded_group(row.pid, row.pid_start):
                 logger.warning("Killed the leftover process group %s of execution %s", row.pid, row.id)
             if row.status == "queued":
@@ -346,12 +380,22 @@ class Runner:
                     "The hub running this execution stopped (crash or kill) before it finished; the next hub "
                     "to notice marked it interrupted."
                 )
-            if row.status == "running" and row.attempt <= row.max_retries:
-                retry = retry_row(row)
-                session.add(retry)
+            retry = retry_row(row) if row.status == "running" and row.attempt <= row.max_retries else None
+            if retry is not None:
                 error += f" Retrying as execution {retry.id} (attempt {retry.attempt})."
-            seq = row.log_lines + 1
-            session.add(ExecutionLogLine(execution_id=row.id, seq=seq, stream="goosuke", text=f"interrupted: {error}"))
-            row.status, row.finished_at, row.error, row.log_lines = "interrupted", utcnow(), error, seq
-            await session.execute(delete(ApiToken).where(ApiToken.name == f"run:{row.id}"))
-        return True
+            seq = max(row.log_lines or 0, conn.scalar(LAST_SEQ, {"b_id": row.id}) or 0) + 1
+            now = utcnow()
+            marked = conn.execute(
+                MARK_INTERRUPTED,
+                {"b_id": row.id, "b_was": row.status, "b_finished_at": now, "b_error": error, "b_log_lines": seq},
+            ).rowcount
+            if not marked:
+                return False
+            line = {"execution_id": row.id, "seq": seq, "at": now, "stream": "goosuke", "text": f"interrupted: {error}"}
+            conn.execute(INSERT_LOG_LINES, [line])
+            if retry is not None:
+                conn.execute(INSERT_EXECUTION, row_values(retry))
+            conn.execute(DELETE_RUN_TOKEN, {"b_name": f"run:{row.id}"})
+            return True
+
+        return await self.engine.queue.commit(job)

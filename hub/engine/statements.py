@@ -8,9 +8,9 @@ refuses bind parameters named like the columns an UPDATE sets.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, or_, select, update
 
-from hub.db.models import Base, Execution, ExecutionLogLine
+from hub.db.models import ApiToken, Base, EngineInstance, Execution, ExecutionLogLine
 
 
 def _table(model: type[Base]) -> Table:
@@ -22,6 +22,8 @@ def _table(model: type[Base]) -> Table:
 
 EXECUTIONS = _table(Execution)
 LOGS = _table(ExecutionLogLine)
+ENGINES = _table(EngineInstance)
+TOKENS = _table(ApiToken)
 
 INSERT_EXECUTION = insert(EXECUTIONS)
 """Executed with a dict of every column (see ``records.row_values``)."""
@@ -33,13 +35,20 @@ SELECT_EXECUTION = select(EXECUTIONS).where(EXECUTIONS.c.id == bindparam("b_id")
 
 UPDATE_LOG_COUNTERS = (
     update(EXECUTIONS)
-    .where(EXECUTIONS.c.id == bindparam("b_id"))
+    .where(
+        EXECUTIONS.c.id == bindparam("b_id"),
+        EXECUTIONS.c.status == "running",
+        EXECUTIONS.c.claimed_by == bindparam("b_claimed_by"),
+    )
     .values(
         log_lines=bindparam("b_log_lines"),
         log_bytes=bindparam("b_log_bytes"),
         log_truncated=bindparam("b_log_truncated"),
     )
 )
+
+"""Guarded like ``FINISH``: a run recovered elsewhere (its row no longer ``running`` here) takes no more lines,
+so no line of this engine can take a sequence number the recovering hub wrote."""
 
 UPDATE_LOG_COUNTERS_AND_PID = UPDATE_LOG_COUNTERS.values(pid=bindparam("b_pid"), pid_start=bindparam("b_pid_start"))
 
@@ -113,3 +122,35 @@ CLAIMED = select(EXECUTIONS).where(
     EXECUTIONS.c.claimed_by == bindparam("b_worker"),
     EXECUTIONS.c.status == "running",
 )
+
+# -- engine instances: liveness across processes and hosts (see ``queue``) --------------------------
+
+INSERT_ENGINE = insert(ENGINES)
+"""Executed with ``{worker_id, host, pid, pid_start, started_at, heartbeat_at}``."""
+
+HEARTBEAT = update(ENGINES).where(ENGINES.c.worker_id == bindparam("b_worker")).values(heartbeat_at=bindparam("b_now"))
+
+DELETE_ENGINES = delete(ENGINES).where(ENGINES.c.worker_id.in_(bindparam("b_workers", expanding=True)))
+
+SELECT_ENGINES = select(ENGINES)
+
+# -- recovery of a dead engine's run (see ``runner.interrupt_orphan``) ------------------------------
+
+ORPHAN = select(EXECUTIONS).where(EXECUTIONS.c.id == bindparam("b_id"), EXECUTIONS.c.status.in_(("running", "queued")))
+ORPHAN_PG = ORPHAN.with_for_update(skip_locked=True)
+"""PostgreSQL: a row its engine is writing right now is skipped (the next recovery looks again)."""
+
+LAST_SEQ = select(func.max(LOGS.c.seq)).where(LOGS.c.execution_id == bindparam("b_id"))
+
+MARK_INTERRUPTED = (
+    update(EXECUTIONS)
+    .where(EXECUTIONS.c.id == bindparam("b_id"), EXECUTIONS.c.status == bindparam("b_was"))
+    .values(
+        status="interrupted",
+        finished_at=bindparam("b_finished_at"),
+        error=bindparam("b_error"),
+        log_lines=bindparam("b_log_lines"),
+    )
+)
+
+DELETE_RUN_TOKEN = delete(TOKENS).where(TOKENS.c.name == bindparam("b_name"))

@@ -378,14 +378,14 @@ async def test_concurrent_claims_on_one_database_never_overlap(settings: Setting
 
 
 async def test_a_live_hub_recovers_the_runs_of_a_dead_one_at_once(settings: Settings) -> None:
-    """PostgreSQL: each engine holds an advisory lock while it lives; SQLite: engines of this process."""
+    """Each engine has a row in engine_instances while it lives (and, on PostgreSQL, an advisory lock)."""
     async with hub_running(settings) as app:
         engine = engine_of(app)
         dead = Queue(app.db, new_id())
         await dead.start()
         alive_row = await orphan(app, "nightly", dead.worker_id)
         assert await engine.recover() == []  # its engine still holds its lock: not ours to touch
-        await dead.close()  # the other hub dies: its lock goes with its connection
+        await dead.close()  # the other hub stops: its row (and lock) go with it
         assert await engine.recover() == [alive_row]
         assert await status_of(app, alive_row) == "interrupted"
 
