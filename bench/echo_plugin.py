@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from hub import Call, Plugin
+from hub import Arguments, Call, Plugin
 
 plugin = Plugin("bench-echo")
 
 
-class EchoIn(BaseModel):
+class EchoIn(Arguments):
     text: str
 
 

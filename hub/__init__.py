@@ -13,12 +13,13 @@ from hub.errors import (
     PermissionDenied,
     ToolError,
 )
-from hub.plugin import Call, Plugin
+from hub.plugin import Arguments, Call, Plugin
 from hub.principal import Principal, Role
 
 __all__ = [
     "AgentRunError",
     "AppContext",
+    "Arguments",
     "AuthError",
     "Call",
     "ConfigError",

@@ -83,6 +83,18 @@ async def get_user(session: AsyncSession, username: str) -> User:
     return user
 
 
+async def token_owner(session: AsyncSession, username: str) -> User:
+    """The existing user a new API token is for (every token the token_create tool and
+    ``goosuke token create`` make belongs to one)."""
+    try:
+        return await get_user(session, username)
+    except NotFound:
+        raise NotFound(
+            f"No user named {username!r}: an API token belongs to an existing user. Create them first with "
+            "user_create or `goosuke user add`, or pick one from user_list or `goosuke user list`."
+        ) from None
+
+
 async def list_users(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).order_by(User.username)))
 

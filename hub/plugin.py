@@ -25,7 +25,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from hub.errors import ConfigError, PermissionDenied
 from hub.principal import Principal, Role
@@ -50,8 +50,62 @@ StartupHook = Callable[["AppContext"], AbstractAsyncContextManager[None] | Await
 RouteFn = Callable[[Any, "AppContext"], Awaitable["Response"]]
 
 
-class NoArguments(BaseModel):
+class Arguments(BaseModel):
+    """The base of a tool's input model: unknown fields are refused, never silently dropped.
+
+    A misspelled field (``"parameters"`` for ``params``) fails the call with "unknown field
+    `parameters`; did you mean `params`?" instead of being ignored. Every model a tool's input
+    reaches must refuse unknown fields like this; a model that is deliberately open says so with
+    ``model_config = ConfigDict(extra="allow")`` (the tool then finds the extra fields in
+    ``model_extra``). A free-form mapping is a field typed ``dict[str, Any]``, not an open model.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoArguments(Arguments):
     """This tool takes no arguments."""
+
+
+def open_models(model: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
+    """The models reachable from ``model`` (itself, its fields' types, theirs...) that would silently
+    drop unknown fields: ``extra`` neither ``"forbid"`` nor a deliberate ``"allow"``. Each comes with
+    where it is (``args``, ``args.idempotency``, ``args.parameters[]``)."""
+    found: list[tuple[str, type[BaseModel]]] = []
+    seen: set[type[BaseModel]] = set()
+
+    def walk(tp: Any, where: str) -> None:
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp in seen:
+                return
+            seen.add(tp)
+            if tp.model_config.get("extra") not in ("forbid", "allow"):
+                found.append((where, tp))
+            for field_name, info in tp.model_fields.items():
+                walk(info.annotation, f"{where}.{field_name}")
+            return
+        origin = typing.get_origin(tp)
+        if origin is None:
+            return
+        inner = f"{where}[]" if isinstance(origin, type) and issubclass(origin, Iterable) else where
+        for arg in typing.get_args(tp):
+            walk(arg, inner)
+
+    walk(model, "args")
+    return found
+
+
+def check_strict_input(name: str, model: type[BaseModel]) -> None:
+    """Refuse a tool whose input model, or a model inside it, would silently drop unknown fields."""
+    loose = open_models(model)
+    if loose:
+        where, culprit = loose[0]
+        at = "" if where == "args" else f" (at `{where}`)"
+        raise ConfigError(
+            f"Tool {name!r}: its input model {culprit.__name__}{at} ignores unknown fields, so a misspelled "
+            "field would be silently dropped. Inherit from hub.Arguments (or set model_config = "
+            "ConfigDict(extra='forbid')); if the model is deliberately open, set extra='allow' explicitly."
+        )
 
 
 @dataclass(frozen=True)
@@ -178,6 +232,7 @@ class Plugin:
             if not description:
                 raise ConfigError(f"Tool {tool_name!r} needs a docstring: it is the description clients see.")
             input_model, output_model = _models_of(fn, tool_name)
+            check_strict_input(tool_name, input_model)
             self.tools.append(
                 ToolSpec(
                     tool_name,

@@ -17,8 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hub.errors import ConfigError, InvalidArguments, NotFound, PermissionDenied, describe_validation_errors
-from hub.plugin import Call, Plugin, ResourceSpec, RouteSpec, ServerHook, StartupHook, ToolSpec
+from hub.errors import (
+    ConfigError,
+    InvalidArguments,
+    NotFound,
+    PermissionDenied,
+    describe_validation_errors,
+    summarize_validation_errors,
+)
+from hub.plugin import Call, Plugin, ResourceSpec, RouteSpec, ServerHook, StartupHook, ToolSpec, check_strict_input
 from hub.services import ServiceSpec
 
 # The domains' service plugins, by module name (the kernel never imports a domain; Datasette's
@@ -90,6 +97,7 @@ class Registry:
             raise ConfigError(f"Two plugins are named {plugin.name!r}; give each Plugin(...) its own name.")
         self._loaded.append(plugin)
         for spec in plugin.tools:
+            check_strict_input(spec.name, spec.input_model)  # also for a ToolSpec added by hand
             if spec.name in self.tools:
                 other = self.tools[spec.name].plugin
                 raise ConfigError(f"Tool {spec.name!r} is declared by both {other!r} and {plugin.name!r}.")
@@ -157,10 +165,11 @@ class Registry:
                 args = spec.input_model.model_validate(arguments)
             except ValidationError as exc:
                 outcome = "invalid"
-                details = describe_validation_errors(exc.errors())
-                fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+                details = describe_validation_errors(exc.errors(), spec.input_model)
                 raise InvalidArguments(
-                    f"Invalid arguments for {name!r}: {fields}. See the tool's input schema.", errors=details
+                    f"Invalid arguments for {name!r}: {summarize_validation_errors(details)} "
+                    "See the tool's input schema.",
+                    errors=details,
                 ) from None
             result = await spec.fn(call, args)
             outcome = "ok"

@@ -8,8 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.context import AppContext
 from hub.db.models import Action, ActionFiring
+from hub.plugin import Arguments
 from hub.triggers.actions import Actions
 from hub.triggers.scheduler import next_fire
 
@@ -24,7 +26,7 @@ def actions_of(app: AppContext) -> Actions:
 
 class FiringView(BaseModel):
     action: str
-    fired_at: datetime
+    fired_at: UtcDatetime
     outcome: str = Field(description="queued, duplicate, skipped, missed, rejected, invalid or failed.")
     slot: str | None = Field(description="Schedule slot (UTC instant) or webhook idempotency key.")
     execution_id: str | None
@@ -54,10 +56,10 @@ class ActionView(BaseModel):
     params: dict[str, Any]
     mapping: dict[str, Any]
     summary: str = Field(description="The trigger in words: a cron line, a hook URL, an emoji.")
-    last_fired_at: datetime | None
-    next_fire_at: datetime | None = Field(description="Schedules only: the next slot.")
+    last_fired_at: UtcDatetime | None
+    next_fire_at: UtcDatetime | None = Field(description="Schedules only: the next slot.")
     created_by: str
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 def summary_of(action: Action, app: AppContext) -> str:
@@ -89,7 +91,7 @@ def view_of(action: Action, app: AppContext) -> ActionView:
     )
 
 
-class ActionFilter(BaseModel):
+class ActionFilter(Arguments):
     kind: Kind | None = Field(default=None, description="Only this kind of trigger.")
     enabled: bool | None = None
 
@@ -98,11 +100,11 @@ class ActionList(BaseModel):
     actions: list[ActionView]
 
 
-class ActionName(BaseModel):
+class ActionName(Arguments):
     name: str = Field(min_length=1, max_length=64)
 
 
-class FiringsQuery(BaseModel):
+class FiringsQuery(Arguments):
     name: str | None = Field(default=None, max_length=64, description="One action; all actions when omitted.")
     outcome: str | None = Field(default=None, max_length=16)
     limit: int = Field(default=50, ge=1, le=500)

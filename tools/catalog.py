@@ -15,6 +15,7 @@ from hub.catalog import ranking as _ranking
 from hub.catalog import refinement as _recommend
 from hub.errors import InvalidArguments, NotFound
 from hub.extensions.schema import name_to_key, parse_config
+from hub.plugin import Arguments
 from tools.extensions import ExtensionChanged, changed, store_of
 from tools.secrets import vault_of
 
@@ -64,7 +65,7 @@ class CatalogEntry(BaseModel):
         )
 
 
-class SearchArgs(BaseModel):
+class SearchArgs(Arguments):
     query: str = Field(default="", max_length=500, description="Words to look for; empty lists everything.")
     limit: int = Field(default=20, ge=1, le=100)
 
@@ -74,7 +75,7 @@ class SearchResult(BaseModel):
     warnings: list[str]
 
 
-class InstallArgs(BaseModel):
+class InstallArgs(Arguments):
     catalog_name: str = Field(min_length=1, max_length=255, description="Registry name or short name (catalog_search).")
     values: dict[str, str] = Field(
         default_factory=dict,
@@ -92,7 +93,7 @@ class Installed(ExtensionChanged):
     secrets_stored: list[str] = Field(description="Names of the secrets put in the vault.")
 
 
-class RecommendArgs(BaseModel):
+class RecommendArgs(Arguments):
     prompt: str | None = Field(default=None, max_length=20000, description="The task, in words.")
     template: str | None = Field(default=None, max_length=255, description="A template whose text describes the task.")
     limit: int = Field(default=5, ge=1, le=20)

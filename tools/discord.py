@@ -16,10 +16,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, model_validator
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.context import AppContext
 from hub.discord import DiscordService, Emoji, ReplyTo, message_link
 from hub.discord.text import Snowflake, embed_text, message_text, snowflake_time
 from hub.errors import InvalidArguments
+from hub.plugin import Arguments
 
 plugin = Plugin("discord")
 
@@ -53,8 +55,8 @@ class MessageView(BaseModel):
     embeds: list[str] = Field(description="The text of each embed.")
     attachments: list[AttachmentView]
     reply_to: str | None = Field(description="The id of the message this one replies to.")
-    created_at: datetime
-    edited_at: datetime | None
+    created_at: UtcDatetime
+    edited_at: UtcDatetime | None
     link: str
 
     @classmethod
@@ -86,12 +88,12 @@ class MessageView(BaseModel):
         )
 
 
-class MessageRef(BaseModel):
+class MessageRef(Arguments):
     channel_id: Snowflake = Field(description="The channel or thread id.")
     message_id: Snowflake = Field(description="The message id.")
 
 
-class SendMessage(BaseModel):
+class SendMessage(Arguments):
     channel_id: Snowflake = Field(description="The channel or thread to post in.")
     content: str = Field(
         min_length=1,
@@ -124,7 +126,7 @@ class Deleted(BaseModel):
     message_id: str
 
 
-class HistoryQuery(BaseModel):
+class HistoryQuery(Arguments):
     channel_id: Snowflake = Field(description="The channel or thread to read.")
     before: Snowflake | None = Field(default=None, description="Messages older than this id.")
     after: Snowflake | None = Field(default=None, description="Messages newer than this id.")

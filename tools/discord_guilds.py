@@ -11,7 +11,7 @@ from hub import Call, Plugin, Role
 from hub.discord import DiscordService
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments
-from hub.plugin import NoArguments
+from hub.plugin import Arguments, NoArguments
 from tools.discord import MAX_CONTENT, MessageView, discord_of, post_messages
 
 plugin = Plugin("discord-guilds")
@@ -20,7 +20,7 @@ CHANNEL_TYPES = {0: "text", 2: "voice", 4: "category", 5: "announcement", 10: "a
                  12: "private_thread", 13: "stage", 15: "forum", 16: "media"}  # fmt: skip
 
 
-class SearchQuery(BaseModel):
+class SearchQuery(Arguments):
     guild_id: Snowflake = Field(description="The guild to search.")
     content: str | None = Field(default=None, max_length=1024, description="Words the messages contain.")
     author_id: Snowflake | None = Field(default=None)
@@ -48,7 +48,7 @@ class GuildList(BaseModel):
     guilds: list[GuildView]
 
 
-class GuildRef(BaseModel):
+class GuildRef(Arguments):
     guild_id: Snowflake = Field(description="The guild id (see discord_list_guilds).")
     threads: bool = Field(default=True, description="Include active threads.")
 
@@ -66,7 +66,7 @@ class ChannelList(BaseModel):
     channels: list[ChannelView]
 
 
-class CreateThread(BaseModel):
+class CreateThread(Arguments):
     channel_id: Snowflake = Field(description="The channel to open the thread in.")
     name: str = Field(min_length=1, max_length=100)
     message_id: Snowflake | None = Field(default=None, description="Open it on this message.")

@@ -7,17 +7,18 @@ meeting-summary; it is created when the bot first starts.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.db.models import Action
 from hub.discord import EVENT_FIELDS, Emoji, reaction_config
 from hub.discord.runs import recent_runs
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments
+from hub.plugin import Arguments
 from tools.actions import actions_of
 
 plugin = Plugin("discord-reactions")
@@ -50,7 +51,7 @@ class BindingView(BaseModel):
     mapping: dict[str, str]
     params: dict[str, Any]
     enabled: bool
-    last_fired_at: datetime | None
+    last_fired_at: UtcDatetime | None
     created_by: str
 
     @classmethod
@@ -71,7 +72,7 @@ class BindingView(BaseModel):
         )
 
 
-class BindingCreate(BaseModel):
+class BindingCreate(Arguments):
     name: str = Field(min_length=1, max_length=64, description="Unique action name: lowercase, digits, - and _.")
     emojis: list[str] = Field(
         min_length=1, max_length=10, description="Unicode emoji (✏️ matches with or without U+FE0F) or <:name:id>."
@@ -84,7 +85,7 @@ class BindingCreate(BaseModel):
     enabled: bool = True
 
 
-class BindingUpdate(BaseModel):
+class BindingUpdate(Arguments):
     name: str = Field(min_length=1, max_length=64)
     emojis: list[str] | None = Field(default=None, min_length=1, max_length=10)
     template: str | None = Field(default=None, max_length=64)
@@ -95,11 +96,11 @@ class BindingUpdate(BaseModel):
     enabled: bool | None = None
 
 
-class BindingName(BaseModel):
+class BindingName(Arguments):
     name: str = Field(min_length=1, max_length=64)
 
 
-class BindingFilter(BaseModel):
+class BindingFilter(Arguments):
     enabled: bool | None = None
 
 
@@ -107,7 +108,7 @@ class BindingList(BaseModel):
     bindings: list[BindingView]
 
 
-class RunQuery(BaseModel):
+class RunQuery(Arguments):
     name: str | None = Field(default=None, max_length=64, description="Only this binding's runs.")
     channel_id: Snowflake | None = Field(default=None)
     status: Literal["collecting", "running", "posting", "posted", "failed"] | None = None
@@ -123,8 +124,8 @@ class RunView(BaseModel):
     execution_id: str | None
     detail: str | None = Field(description="Why it failed.")
     replies: list[str] = Field(description="Ids of the messages the result was posted as.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
 
 
 class RunList(BaseModel):

@@ -7,17 +7,17 @@ Discord tool and every reaction action to the guilds and channels on it; empty, 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.db.models import DiscordScope
 from hub.discord import EffectiveConfig, ScopeConfig
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments, NotFound
-from hub.plugin import NoArguments
+from hub.plugin import Arguments, NoArguments
 from tools.discord import discord_of
 
 plugin = Plugin("discord-settings")
@@ -27,7 +27,7 @@ SettingName = Literal[
 ]
 
 
-class ScopeRef(BaseModel):
+class ScopeRef(Arguments):
     guild_id: Snowflake | None = Field(default=None, description="A guild (server) id.")
     channel_id: Snowflake | None = Field(
         default=None, description="A channel or thread id; when given, the scope is the channel."
@@ -61,7 +61,7 @@ class ScopeView(BaseModel):
     guild_id: str | None
     allowed: bool = Field(description="On the allow-list.")
     settings: ScopeConfig = Field(description="What is set here (unset fields inherit).")
-    updated_at: datetime
+    updated_at: UtcDatetime
     updated_by: str
 
     @classmethod

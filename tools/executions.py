@@ -14,10 +14,11 @@ from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
 
 from hub import Call, Conflict, InvalidArguments, Plugin, Role
-from hub.clock import aware
+from hub.clock import UtcDatetime, aware
 from hub.db.models import Execution
 from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, TriggerKind, trigger_of
 from hub.engine.history import ExecutionQuery
+from hub.plugin import Arguments
 from hub.templates.definition import NAME_PATTERN
 
 plugin = Plugin("executions")
@@ -26,7 +27,7 @@ EXECUTION_ID = Field(min_length=1, max_length=64, description="The execution's i
 HOLD_SLACK = 30.0  # seconds beyond a run's timeout that a call bound to it (sampling) may stay open
 
 
-class TemplateRun(BaseModel):
+class TemplateRun(Arguments):
     name: str = Field(pattern=NAME_PATTERN, description="The template to run.")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameter values by key.")
     wait: float = Field(
@@ -37,11 +38,11 @@ class TemplateRun(BaseModel):
     )
 
 
-class ExecutionId(BaseModel):
+class ExecutionId(Arguments):
     id: str = EXECUTION_ID
 
 
-class ExecutionListArgs(BaseModel):
+class ExecutionListArgs(Arguments):
     template: str | None = Field(default=None, max_length=64, description="Only runs of this template.")
     status: Status | None = Field(default=None, description="Only executions in this state.")
     trigger: TriggerKind | None = Field(default=None, description="Only executions started this way.")
@@ -59,9 +60,9 @@ class ExecutionSummary(BaseModel):
     status: Status
     trigger: str = Field(description="kind:actor")
     attempt: int
-    queued_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    queued_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
     error: str | None
     output_preview: str | None = Field(description="The first 200 characters of the output.")
 
@@ -72,7 +73,7 @@ class ExecutionList(BaseModel):
     next_offset: int | None = Field(description="Pass as offset for the next page; null on the last page.")
 
 
-class ExecutionLogsArgs(BaseModel):
+class ExecutionLogsArgs(Arguments):
     id: str = EXECUTION_ID
     offset: int = Field(default=0, ge=0, description="Lines after this position (use next_offset to follow).")
     limit: int = Field(default=200, ge=1, le=2000)

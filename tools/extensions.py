@@ -5,21 +5,23 @@ Adding, changing and removing extensions is for admins: a stdio extension is a p
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from hub import AppContext, Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.errors import ConfigError
-from hub.extensions.schema import ExtensionConfig
+from hub.extensions.schema import MODELS, ExtensionConfig
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation.check import CheckReport
 from hub.federation.listing import SEP
 from hub.federation.service import Federation
+from hub.plugin import Arguments
 
 plugin = Plugin("extensions")
 
+EXTENSION_MODELS = {model.__name__ for model in MODELS.values()}
 NAME = Field(min_length=1, max_length=255, description="The extension's name or key (Goose's name_to_key).")
 
 
@@ -43,8 +45,8 @@ class ExtensionView(BaseModel):
     tools: list[str] = Field(description="Its tools as the hub serves them, from the last start.")
     state: str = Field(description="stopped, starting, ready, backoff or failed.")
     last_error: str | None = None
-    discovered_at: datetime | None
-    updated_at: datetime
+    discovered_at: UtcDatetime | None
+    updated_at: UtcDatetime
     updated_by: str
 
     @classmethod
@@ -83,18 +85,48 @@ class ExtensionChanged(BaseModel):
     start_error: str | None = Field(default=None, description="Why it could not be started to list its tools.")
 
 
-class ExtensionAdd(BaseModel):
+class ExtensionAdd(Arguments):
     extension: ExtensionConfig = Field(
         description="Goose's fields, e.g. {type: stdio, name, cmd, args, envs, env_keys, timeout} or "
         "{type: streamable_http, name, uri, headers, env_keys, timeout}. Secrets go in the vault "
         "(secret_set) and are named in env_keys, never written in envs or headers."
     )
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True, description="Whether Goose and the hub use it; Goose's own `enabled` in `extension` is the same."
+    )
     role: Role = Field(default=Role.operator, description="The role needed to call its tools through the hub.")
     start: bool = Field(default=True, description="Start it now to list its tools (it stops again when idle).")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _goose_enabled(cls, data: Any) -> Any:
+        """An entry pasted from Goose's config.yaml carries Goose's own ``enabled`` among its fields: it is
+        the hub's ``enabled`` (kept beside the entry, as Goose's ``ExtensionEntry`` does)."""
+        entry = data.get("extension") if isinstance(data, dict) else None
+        if not (isinstance(entry, dict) and "enabled" in entry):
+            return data
+        entry = dict(entry)
+        inner = entry.pop("enabled")
+        if "enabled" in data and data["enabled"] != inner:
+            raise ValueError(
+                f"extension.enabled ({inner!r}) and enabled ({data['enabled']!r}) differ; give only one of them"
+            )
+        return {**data, "extension": entry, "enabled": inner}
 
-class ExtensionUpdate(BaseModel):
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The schema, with Goose's ``enabled`` allowed in each kind of ``extension`` entry."""
+        schema = super().model_json_schema(*args, **kwargs)
+        for definition in schema.get("$defs", {}).values():
+            if definition.get("title") in EXTENSION_MODELS:
+                definition.setdefault("properties", {})["enabled"] = {
+                    "type": "boolean",
+                    "description": "Goose's own key, as config.yaml has it; the same as `enabled` beside `extension`.",
+                }
+        return schema
+
+
+class ExtensionUpdate(Arguments):
     name: str = NAME
     changes: dict[str, Any] = Field(
         default_factory=dict, description="Goose fields to change, e.g. {timeout: 60, args: [...]}; null removes one."
@@ -103,11 +135,11 @@ class ExtensionUpdate(BaseModel):
     role: Role | None = None
 
 
-class ExtensionName(BaseModel):
+class ExtensionName(Arguments):
     name: str = NAME
 
 
-class ExtensionListArgs(BaseModel):
+class ExtensionListArgs(Arguments):
     enabled_only: bool = False
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin, Role
 from hub.extensions.goose_sync import GooseSync, SyncResult, render
 from hub.extensions.store import ExtensionStore
+from hub.plugin import Arguments
 
 plugin = Plugin("goose-sync")
 
@@ -17,7 +18,7 @@ def sync_of(call: Call) -> GooseSync:
     return call.app.services.get(GooseSync)
 
 
-class SyncArgs(BaseModel):
+class SyncArgs(Arguments):
     mode: Literal["pull", "push", "both"] = Field(
         default="both", description="pull: config.yaml -> hub; push: hub -> config.yaml; both ways."
     )
@@ -33,7 +34,7 @@ class SyncArgs(BaseModel):
     include_bundled: bool = Field(default=False, description="Also pull Goose's bundled builtin/platform entries.")
 
 
-class RenderArgs(BaseModel):
+class RenderArgs(Arguments):
     include_extensions: bool = Field(default=True, description="The team's extensions, each as its own entry.")
     include_hub: bool = Field(
         default=True, description="The hub itself (streamable_http with a bearer token from GOOSUKE_TOKEN)."

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role, __version__, accounts
+from hub.clock import UtcDatetime
 from hub.plugin import NoArguments
 
 plugin = Plugin("hub")
@@ -30,11 +30,15 @@ class HubInfo(BaseModel):
     transports: list[str]
     database: str = Field(description="sqlite or postgresql")
     migration: str | None
-    started_at: datetime
+    started_at: UtcDatetime
     auth: str
     plugins: list[str]
     counts: dict[str, int] = Field(description="Numbers of users, API tokens, tools and resources.")
     services: dict[str, Any] = Field(default_factory=dict, description="Status of optional services.")
+    ready: bool = Field(default=True, description="False while a service keeps the hub from working (see not_ready).")
+    not_ready: dict[str, str] = Field(
+        default_factory=dict, description="The services that are not ready, each with the reason and the fix."
+    )
 
 
 class SettingsView(BaseModel):
@@ -47,6 +51,7 @@ async def hub_facts(call: Call) -> HubInfo:
         users = await accounts.count_users(session)
         tokens = await accounts.count_tokens(session)
     status = app.services.readiness()
+    blocked = app.services.not_ready()
     return HubInfo(
         version=__version__,
         transport=app.transport,
@@ -63,6 +68,8 @@ async def hub_facts(call: Call) -> HubInfo:
             "resources": len(app.registry.resources),
         },
         services=status,
+        ready=not blocked,
+        not_ready=blocked,
     )
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.db.models import HubSetting
 from hub.errors import InvalidArguments
-from hub.plugin import NoArguments
+from hub.plugin import Arguments, NoArguments
 from hub.vault.stored_settings import HubSettings
 
 plugin = Plugin("hub-settings")
@@ -30,7 +30,7 @@ class SettingView(BaseModel):
     value: Any = Field(description=f"The value; {MASK} for a secret setting.")
     secret: bool
     description: str
-    updated_at: datetime
+    updated_at: UtcDatetime
     updated_by: str
 
     @classmethod
@@ -46,14 +46,14 @@ class SettingView(BaseModel):
         )
 
 
-class SettingSet(BaseModel):
+class SettingSet(Arguments):
     name: str = SETTING_NAME
     value: Any = Field(description="Any JSON value; a secret one is stored in the vault.")
     secret: bool = Field(default=False, description="Keep it in the vault and mask it everywhere.")
     description: str | None = Field(default=None, max_length=1000)
 
 
-class SettingName(BaseModel):
+class SettingName(Arguments):
     name: str = SETTING_NAME
 
 

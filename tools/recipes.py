@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
 from hub.extensions.store import ExtensionStore
+from hub.plugin import Arguments
 from hub.templates import preview as previews
 from hub.templates import store
 from hub.templates.definition import NAME_PATTERN
@@ -21,7 +22,7 @@ plugin = Plugin("recipes")
 MAX_RECIPE_CHARS = 500_000
 
 
-class RecipeImport(BaseModel):
+class RecipeImport(Arguments):
     recipe: str = Field(min_length=1, max_length=MAX_RECIPE_CHARS, description="The recipe, as YAML (or JSON) text.")
     name: str | None = Field(default=None, pattern=NAME_PATTERN, description="Template name; default: from the title.")
     agent: str = Field(default="goose", max_length=32, description="Agent that runs the template.")
@@ -33,7 +34,7 @@ class RecipeImported(BaseModel):
     warnings: list[str] = Field(description="Parts of the recipe the hub could not carry over.")
 
 
-class RecipeExportArgs(BaseModel):
+class RecipeExportArgs(Arguments):
     name: str = Field(pattern=NAME_PATTERN, description="The template to export.")
 
 

@@ -8,9 +8,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.db.models import new_id
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import ToolError
+from hub.plugin import Arguments
 from hub.triggers.cron import parse
 from tools.actions import FiringView, actions_of
 
@@ -29,8 +31,8 @@ class ScheduleView(BaseModel):
     enabled: bool
     missed: MissedPolicy
     concurrency: ConcurrencyPolicy
-    next_fires: list[datetime] = Field(description="The next five slots (UTC); empty while disabled.")
-    last_fired_at: datetime | None
+    next_fires: list[UtcDatetime] = Field(description="The next five slots (UTC); empty while disabled.")
+    last_fired_at: UtcDatetime | None
     created_by: str
 
 
@@ -51,7 +53,7 @@ def view(row: Any) -> ScheduleView:
     )
 
 
-class ScheduleCreate(BaseModel):
+class ScheduleCreate(Arguments):
     name: str = Field(min_length=1, max_length=64, description="Unique action name: lowercase, digits, - and _.")
     template: str = Field(min_length=1, max_length=64)
     cron: str = Field(min_length=1, max_length=200, description="5 fields, 6 with seconds first, or @daily...")
@@ -64,7 +66,7 @@ class ScheduleCreate(BaseModel):
     )
 
 
-class ScheduleUpdate(BaseModel):
+class ScheduleUpdate(Arguments):
     name: str = Field(min_length=1, max_length=64)
     template: str | None = Field(default=None, max_length=64)
     cron: str | None = Field(default=None, max_length=200)
@@ -75,7 +77,7 @@ class ScheduleUpdate(BaseModel):
     concurrency: ConcurrencyPolicy | None = None
 
 
-class ScheduleName(BaseModel):
+class ScheduleName(Arguments):
     name: str = Field(min_length=1, max_length=64)
 
 
@@ -83,7 +85,7 @@ class ScheduleList(BaseModel):
     schedules: list[ScheduleView]
 
 
-class HistoryQuery(BaseModel):
+class HistoryQuery(Arguments):
     name: str = Field(min_length=1, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
@@ -123,7 +125,7 @@ async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
     return view(row)
 
 
-class ScheduleFilter(BaseModel):
+class ScheduleFilter(Arguments):
     enabled: bool | None = Field(default=None, description="Only enabled (true) or disabled (false) schedules.")
 
 

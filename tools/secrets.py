@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
 from hub.errors import NotFound
-from hub.plugin import NoArguments
+from hub.plugin import Arguments, NoArguments
 from hub.vault.service import SecretInfo, Vault
 
 plugin = Plugin("secrets")
@@ -26,7 +26,7 @@ def vault_of(call: Call) -> Vault:
     return call.app.services.get(Vault)
 
 
-class SecretSet(BaseModel):
+class SecretSet(Arguments):
     name: str = SECRET_NAME
     value: str = Field(min_length=1, max_length=65536, description="The value; stored encrypted, never shown.")
     description: str | None = Field(default=None, max_length=1000, description="What it is for (kept if omitted).")
@@ -37,7 +37,7 @@ class SecretStored(BaseModel):
     created: bool = Field(description="False when an existing value was replaced.")
 
 
-class SecretName(BaseModel):
+class SecretName(Arguments):
     name: str = SECRET_NAME
 
 
@@ -56,7 +56,7 @@ class SecretRevealed(BaseModel):
     value: str = Field(description="The plaintext value. This read is recorded in the audit log.")
 
 
-class RotateArgs(BaseModel):
+class RotateArgs(Arguments):
     retire_old: bool = Field(
         default=True,
         description="With a key file: drop the old key from it once every secret uses the new one. Back up the "

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.plugin import Arguments
 from hub.templates import preview as previews
 from hub.templates import store
 from hub.templates.definition import NAME_PATTERN, AgentSettings, Parameter, TemplateDefinition
@@ -22,11 +23,11 @@ plugin = Plugin("templates")
 NAME = Field(pattern=NAME_PATTERN, description="The template's name, e.g. meeting-summary.")
 
 
-class TemplateName(BaseModel):
+class TemplateName(Arguments):
     name: str = NAME
 
 
-class TemplateUpdate(BaseModel):
+class TemplateUpdate(Arguments):
     """Fields to change; the ones left out keep their value."""
 
     name: str = NAME
@@ -44,13 +45,13 @@ class TemplateUpdate(BaseModel):
     )
 
 
-class TemplateCopy(BaseModel):
+class TemplateCopy(Arguments):
     name: str = NAME
     new_name: str = Field(pattern=NAME_PATTERN, description="Name of the copy.")
     title: str | None = Field(default=None, max_length=200, description="Title of the copy (default: the same).")
 
 
-class TemplateListArgs(BaseModel):
+class TemplateListArgs(Arguments):
     tag: str | None = Field(default=None, max_length=40, description="Only templates with this tag.")
     agent: str | None = Field(default=None, max_length=32, description="Only templates run by this agent.")
     search: str | None = Field(default=None, max_length=200, description="Text in the name, title or description.")
@@ -64,7 +65,7 @@ class TemplateList(BaseModel):
     next_offset: int | None = Field(description="Pass as offset for the next page; null on the last page.")
 
 
-class TemplateRenderArgs(BaseModel):
+class TemplateRenderArgs(Arguments):
     name: str = NAME
     params: dict[str, Any] = Field(default_factory=dict, description="Parameter values by key.")
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role, accounts
+from hub.clock import UtcDatetime
 from hub.db.models import ApiToken, User
-from hub.plugin import NoArguments
+from hub.plugin import Arguments, NoArguments
 
 plugin = Plugin("users")
 
@@ -23,7 +24,7 @@ class UserView(BaseModel):
     username: str
     role: Role
     disabled: bool
-    created_at: datetime
+    created_at: UtcDatetime
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -38,9 +39,9 @@ class TokenView(BaseModel):
     prefix: str = Field(description="First characters of the token, to recognise it.")
     role: Role
     user_id: str | None
-    created_at: datetime
-    expires_at: datetime | None
-    last_used_at: datetime | None
+    created_at: UtcDatetime
+    expires_at: UtcDatetime | None
+    last_used_at: UtcDatetime | None
     revoked: bool
 
     @classmethod
@@ -58,7 +59,7 @@ class TokenView(BaseModel):
         )
 
 
-class UserCreate(BaseModel):
+class UserCreate(Arguments):
     username: str = USERNAME
     password: str = Field(min_length=8, max_length=1024, description="At least 8 characters.")
     role: Role = Role.viewer
@@ -68,12 +69,12 @@ class UserName(BaseModel):
     username: str = USERNAME
 
 
-class UserPasswd(BaseModel):
+class UserPasswd(Arguments):
     username: str = USERNAME
     password: str = Field(min_length=8, max_length=1024)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(Arguments):
     username: str = USERNAME
     role: Role | None = None
     disabled: bool | None = None
@@ -83,10 +84,14 @@ class Users(BaseModel):
     users: list[UserView]
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(Arguments):
     name: str = Field(min_length=1, max_length=128, description="What the token is for, e.g. 'ci' or 'goose'.")
     role: Role = Role.viewer
-    username: str | None = Field(default=None, description="Tie the token to this user (it stops when they do).")
+    username: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The user the token belongs to; it must exist. The token stops working when they are disabled.",
+    )
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
@@ -95,7 +100,7 @@ class TokenCreated(BaseModel):
     info: TokenView
 
 
-class TokenId(BaseModel):
+class TokenId(Arguments):
     id: str = Field(min_length=1, max_length=64)
 
 
@@ -143,10 +148,11 @@ async def user_update(call: Call, args: UserUpdate) -> UserView:
 
 @plugin.tool(role=Role.admin)
 async def token_create(call: Call, args: TokenCreate) -> TokenCreated:
-    """Create a long-lived API token with a role. The value is returned once and stored only hashed."""
+    """Create a long-lived API token with a role for an existing user (`username`); it stops working when
+    that user is disabled. The value is returned once and stored only hashed."""
     expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
     async with call.app.db.session() as session:
-        user_id = (await accounts.get_user(session, args.username)).id if args.username else None
+        user_id = (await accounts.token_owner(session, args.username)).id
         row, value = await accounts.create_token(
             session, args.name, args.role, user_id=user_id, expires_at=expires, actor=call.principal.name
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -10,7 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub import Call, Plugin, Role
+from hub.clock import UtcDatetime
 from hub.context import AppContext
+from hub.plugin import Arguments
 from hub.triggers.webhooks import Webhooks, check_pointers, check_rate, new_secret
 from tools.actions import FiringView, actions_of
 
@@ -29,12 +30,12 @@ async def receive(request: Request, app: AppContext) -> Response:
     return await webhooks_of(app).handle(request)
 
 
-class Idempotency(BaseModel):
+class Idempotency(Arguments):
     header: str | None = Field(default=None, max_length=100, description="Header carrying a delivery id.")
     pointer: str | None = Field(default=None, max_length=200, description="JSON pointer to a payload field.")
 
 
-class WebhookCreate(BaseModel):
+class WebhookCreate(Arguments):
     name: str = Field(min_length=1, max_length=64, description="Also the URL slug: /hooks/{name}.")
     template: str = Field(min_length=1, max_length=64)
     auth: AuthMode = Field(
@@ -65,7 +66,7 @@ class WebhookView(BaseModel):
     idempotency: Idempotency | None
     rate_limit: str
     enabled: bool
-    last_fired_at: datetime | None
+    last_fired_at: UtcDatetime | None
     created_by: str
 
 
@@ -74,7 +75,7 @@ class WebhookCreated(BaseModel):
     secret: str = Field(description="The signing secret or token. Shown only now: configure the sender with it.")
 
 
-class WebhookUpdate(BaseModel):
+class WebhookUpdate(Arguments):
     name: str = Field(min_length=1, max_length=64)
     template: str | None = Field(default=None, max_length=64)
     auth: AuthMode | None = None
@@ -85,11 +86,11 @@ class WebhookUpdate(BaseModel):
     enabled: bool | None = None
 
 
-class WebhookName(BaseModel):
+class WebhookName(Arguments):
     name: str = Field(min_length=1, max_length=64)
 
 
-class WebhookFilter(BaseModel):
+class WebhookFilter(Arguments):
     enabled: bool | None = None
 
 
@@ -97,7 +98,7 @@ class WebhookList(BaseModel):
     webhooks: list[WebhookView]
 
 
-class DeliveriesQuery(BaseModel):
+class DeliveriesQuery(Arguments):
     name: str = Field(min_length=1, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)

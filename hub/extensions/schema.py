@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from hub.errors import InvalidArguments, describe_validation_errors
+from hub.errors import InvalidArguments, describe_validation_errors, summarize_validation_errors
 
 DEFAULT_EXTENSION_TIMEOUT = 300  # Goose's DEFAULT_EXTENSION_TIMEOUT, seconds
 HUB_EXTENSION = "goosuke"  # the hub's own name (and key) as a Goose extension
@@ -215,12 +215,8 @@ def parse_config(data: Any, *, label: str = "extension", lenient: bool = False) 
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        details = describe_validation_errors(exc.errors())
-        for detail in details:  # drop the union tag from the location: "stdio.cmd" -> "cmd"
-            if detail["field"].startswith(f"{kind}."):
-                detail["field"] = detail["field"][len(kind) + 1 :]
-        fields = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-        message = f"The {label} is not a valid Goose {kind} extension: {fields}."
+        details = describe_validation_errors(exc.errors(), ExtensionConfig)  # "stdio.cmd" reads "cmd"
+        message = f"The {label} is not a valid Goose {kind} extension: {summarize_validation_errors(details)}"
         raise InvalidArguments(message, errors=details) from None
 
 

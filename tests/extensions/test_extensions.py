@@ -91,7 +91,7 @@ def test_every_goose_type_parses_and_round_trips() -> None:
     [
         ({"type": "nope", "name": "x"}, "use one of: stdio, streamable_http"),
         ({"type": "stdio", "name": "x"}, "cmd: Field required"),
-        ({"type": "stdio", "name": "x", "cmd": "c", "command": "c"}, "command: Extra inputs are not permitted"),
+        ({"type": "stdio", "name": "x", "cmd": "c", "command": "c"}, "unknown field `command`; did you mean `cmd`"),
         ({"type": "stdio", "name": "x", "cmd": "c", "timeout": 0}, "timeout: Input should be greater than or equal"),
         ({"type": "streamable_http", "name": "x"}, "uri: Field required"),
         ({"type": "inline_python", "name": "x"}, "code: Field required"),

@@ -214,12 +214,13 @@ async def test_user_and_token_management_round_trip(live_hub: LiveHub) -> None:
             await admin.post("/api/tools/token_create", json={"name": "ci", "role": "operator", "username": "dora"})
         ).json()
         users = (await admin.post("/api/tools/user_list", json={})).json()["users"]
-    assert {u["username"] for u in users} == {"dora"}
+    assert {u["username"] for u in users} == {"admin", "dora"}  # admin: the first-start user
     assert issued["token"].startswith("gsk_")
     assert issued["info"]["prefix"] == issued["token"][:10]
     async with live_hub.http(issued["token"]) as http:
         me = (await http.post("/api/tools/whoami", json={})).json()
-    assert me == {"subject": users[0]["id"], "name": "dora", "role": "operator", "via": "api_token"}
+    dora = next(u for u in users if u["username"] == "dora")
+    assert me == {"subject": dora["id"], "name": "dora", "role": "operator", "via": "api_token"}
     async with live_hub.http() as http:
         login = await http.post("/api/auth/token", json={"username": "dora", "password": "dora-pass-3"})
     assert login.status_code == 200

@@ -50,6 +50,10 @@ async def test_users_and_tokens_are_managed_from_the_command_line(tmp_path: Path
     assert "too short" in short.stderr
     listed = goosuke(env, "user", "list")
     assert "ada\toperator" in listed.stdout
+    userless = goosuke(env, "token", "create", "ci", "--role", "operator")
+    assert userless.returncode == 2 and "--user" in userless.stderr  # every token belongs to a user
+    ghost = goosuke(env, "token", "create", "ci", "--role", "operator", "--user", "ghost")
+    assert ghost.returncode == 2 and "No user named 'ghost'" in ghost.stderr, ghost.stderr
     created = goosuke(env, "token", "create", "ci", "--role", "operator", "--user", "ada")
     value = created.stdout.strip()
     assert value.startswith("gsk_")
@@ -80,10 +84,12 @@ def test_tool_reference_is_current(repo: Path, tmp_path: Path) -> None:
 async def test_data_dir_flag_reaches_every_subcommand(tmp_path: Path) -> None:
     env = hub_env(tmp_path / "default")
     flag = ["--data-dir", str(tmp_path / "chosen")]
-    created = goosuke(env, "token", "create", "x", "--role", "admin", "--expires-days", "3", *flag)
+    user = goosuke(env, "user", "add", "ada", "--password-stdin", *flag, stdin="lovelace-1843\n")
+    assert user.returncode == 0, user.stderr
+    created = goosuke(env, "token", "create", "x", "--role", "admin", "--user", "ada", "--expires-days", "3", *flag)
     assert created.returncode == 0, created.stderr
     assert "\tx\tadmin" in goosuke(env, "token", "list", *flag).stdout
-    assert goosuke(env, "user", "list", *flag).returncode == 0
+    assert "ada\tviewer" in goosuke(env, "user", "list", *flag).stdout
     assert (tmp_path / "chosen" / "goosuke.db").exists()
     assert not (tmp_path / "default" / "goosuke.db").exists()
     assert oct((tmp_path / "chosen" / "goosuke.db").stat().st_mode & 0o777) == "0o600"

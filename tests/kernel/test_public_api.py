@@ -10,6 +10,7 @@ def test_hub_exports_exactly_what_tool_authors_need() -> None:
     assert sorted(hub.__all__) == [
         "AgentRunError",
         "AppContext",
+        "Arguments",
         "AuthError",
         "Call",
         "ConfigError",

@@ -8,11 +8,11 @@ import types
 import pytest
 from pydantic import BaseModel
 
-from hub import Call, ConfigError, Plugin, Role
+from hub import Arguments, Call, ConfigError, Plugin, Role
 from hub.registry import Registry
 
 
-class In(BaseModel):
+class In(Arguments):
     x: int
 
 

@@ -28,7 +28,7 @@ async def test_streamable_http_lists_and_calls_tools_with_a_token(live_hub: Live
         assert not result.is_error
         assert result.structured_content == {
             "subject": result.structured_content["subject"],
-            "name": "bootstrap-admin",
+            "name": "admin",  # the first-start token belongs to the first-start user
             "role": "admin",
             "via": "api_token",
         }
@@ -52,7 +52,7 @@ async def test_an_idle_sse_session_survives_many_ping_intervals(live_hub: LiveHu
         await anyio.sleep(3.0)  # 15 ping intervals, 3 read timeouts
         result = await client.call_tool("whoami", {})
         assert not result.is_error
-        assert result.structured_content["name"] == "bootstrap-admin"
+        assert result.structured_content["name"] == "admin"  # the first-start user
 
 
 async def test_open_sse_sessions_are_counted_and_uncounted(live_hub: LiveHub) -> None:
