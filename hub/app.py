@@ -18,12 +18,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from hub import accounts
 from hub._version import __version__
 from hub.auth import AuthMiddleware, HubTokenVerifier, signing_key
+from hub.backup import hold_data_folder
 from hub.context import AppContext
 from hub.db import Database
 from hub.event_store import MemoryEventStore
@@ -42,6 +43,7 @@ from hub.settings import Settings
 logger = logging.getLogger("goosuke")
 
 ADMIN_TOKEN_FILE = "admin.token"
+BOOTSTRAP_USER = "admin"  # the first-start user: the first-start admin token belongs to it
 
 
 def build_context(settings: Settings, *, transport: str, registry: Registry | None = None) -> AppContext:
@@ -65,6 +67,7 @@ def build_context(settings: Settings, *, transport: str, registry: Registry | No
 async def running(app: AppContext) -> AsyncIterator[AppContext]:
     """Migrate, bootstrap, start the services and run the plugins' start-up hooks; undo it all on exit."""
     async with AsyncExitStack() as stack:
+        stack.enter_context(hold_data_folder(app.settings.data_dir))  # `goosuke restore` refuses while held
         stack.push_async_callback(app.db.dispose)
         async with app.db.exclusive("startup"):  # replicas starting together: one migrates and bootstraps
             if app.settings.migrate_on_start:
@@ -82,16 +85,22 @@ async def running(app: AppContext) -> AsyncIterator[AppContext]:
 
 
 async def bootstrap_admin(app: AppContext) -> str | None:
-    """On first start (no users, no tokens) create an admin API token, print it once, keep it 0600."""
+    """On first start (no users, no tokens) create the user ``admin`` (role admin, no password yet) and an
+    admin API token that belongs to it (every token belongs to a user), print the token once, keep it 0600."""
     async with app.db.session() as session:
         if await accounts.count_users(session) or await accounts.count_tokens(session):
             return None
-        _, value = await accounts.create_token(session, "bootstrap-admin", Role.admin, actor="bootstrap")
+        admin = await accounts.create_user(session, BOOTSTRAP_USER, None, Role.admin, actor="bootstrap")
+        _, value = await accounts.create_token(
+            session, "bootstrap-admin", Role.admin, user_id=admin.id, actor="bootstrap"
+        )
     path = app.settings.data_dir / ADMIN_TOKEN_FILE
     write_private(path, value + "\n")
     print(
-        f"\nGoosuke first start: created an admin API token (also saved, mode 0600, in {path}):\n\n"
-        f"    {value}\n\nUse it as 'Authorization: Bearer <token>'. It is shown only this once.\n",
+        f"\nGoosuke first start: created the user {BOOTSTRAP_USER!r} and an admin API token of theirs (also saved, "
+        f"mode 0600, in {path}):\n\n"
+        f"    {value}\n\nUse it as 'Authorization: Bearer <token>'. It is shown only this once. The user has no "
+        f"password yet: set one with `goosuke user passwd {BOOTSTRAP_USER}` to log in with it.\n",
         file=sys.stderr,
         flush=True,
     )
@@ -162,8 +171,16 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
             return problem(
                 503, "Not ready", f"Migrations are not current ({current} != {head}); run `goosuke migrate`."
             )
-        checks = app.services.readiness()
-        return JSONResponse({"status": "ready", "database": app.db.kind, "migration": current, "checks": checks})
+        facts = {"database": app.db.kind, "migration": current, "checks": app.services.readiness()}
+        blocked = app.services.not_ready()  # a service that cannot work until an operator acts (a locked vault)
+        if blocked:
+            extra = {**facts, "not_ready": blocked}  # "status" is the problem's: 503
+            return problem(503, "Not ready", " ".join(blocked.values()), extra=extra)
+        return JSONResponse({"status": "ready", **facts})
+
+    async def home(request: Request) -> Response:
+        # A browser opening the hub's address lands on the API page (a console will come later).
+        return RedirectResponse("/api/docs", status_code=307)
 
     async def authorization_server(request: Request) -> Response:
         # The hub issues its own tokens: API tokens out of band, access tokens by the password grant.
@@ -186,6 +203,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Route("/", home, methods=["GET", "HEAD"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/.well-known/oauth-authorization-server", authorization_server, methods=["GET"]),
         *create_protected_resource_routes(

@@ -183,7 +183,7 @@ def principal_from_access_token(token: AccessToken) -> Principal:
 
 
 # Paths reachable without a token. Everything else needs one.
-PUBLIC_EXACT = {"/healthz", "/readyz", "/metrics", "/api/auth/token", "/api/docs", "/favicon.ico"}
+PUBLIC_EXACT = {"/", "/healthz", "/readyz", "/metrics", "/api/auth/token", "/api/docs", "/favicon.ico"}
 PUBLIC_PREFIXES = ("/.well-known/", "/api/docs/")
 MCP_PREFIXES = ("/mcp", "/sse", "/messages")
 

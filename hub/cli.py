@@ -1,10 +1,11 @@
-"""The `goosuke` command: serve, stdio, migrate, user, token, docs."""
+"""The `goosuke` command: serve, stdio, migrate, user, token, backup, restore, docs."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -37,11 +38,47 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise GoosukeError(f"Invalid settings: {fields}") from None
 
 
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ``time`` (UTC, with offset), ``level``, ``logger``, ``message``
+    (and ``exception`` when there is one). Handler filters (the vault's scrubber) run before it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else logging.Formatter(TEXT_FORMAT))
+    logging.basicConfig(level=settings.log_level, handlers=[handler])
     logging.getLogger("alembic").setLevel(logging.WARNING)  # /readyz asks for the revision on every call
+
+
+def _uvicorn_log_config(settings: Settings) -> dict[str, Any] | None:
+    """uvicorn's own logging: its default (text) config, or, for JSON, its loggers sent to the hub's handler."""
+    if settings.log_format != "json":
+        from uvicorn.config import LOGGING_CONFIG
+
+        return LOGGING_CONFIG
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "loggers": {
+            name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -62,6 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=_uvicorn_log_config(settings),
         timeout_graceful_shutdown=3,
         lifespan="on",
     )
@@ -135,7 +173,7 @@ def cmd_token(args: argparse.Namespace) -> None:
     async def run(db: Database) -> None:
         async with db.session() as session:
             if args.action == "create":
-                user_id = (await accounts.get_user(session, args.user)).id if args.user else None
+                user_id = (await accounts.token_owner(session, args.user)).id
                 expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
                 row, value = await accounts.create_token(
                     session, args.name, Role(args.role), user_id=user_id, expires_at=expires, actor="cli"
@@ -151,6 +189,28 @@ def cmd_token(args: argparse.Namespace) -> None:
                     print(f"{row.id}\t{row.name}\t{row.role}\t{row.prefix}...\t{state}")
 
     asyncio.run(_with_db(settings, run))
+
+
+def cmd_backup(args: argparse.Namespace) -> None:
+    from hub.backup import backup
+
+    settings = _settings(args)
+    report = backup(settings, Path(args.dest), force=args.force)
+    what = f"{len(report.files)} file(s)" + (" and the SQLite database" if report.database_copied else "")
+    print(f"backed up {what} of {settings.data_dir} into {report.folder} (mode 0600)")
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    from hub.backup import restore
+
+    settings = _settings(args)
+    report = restore(settings, Path(args.src), force=args.force)
+    what = f"{len(report.files)} file(s)" + (f" and the SQLite database ({report.database})" if report.database else "")
+    print(f"restored {what} into {report.folder}; start the hub to use them")
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def cmd_docs(args: argparse.Namespace) -> None:
@@ -217,7 +277,7 @@ def parser() -> argparse.ArgumentParser:
     create = token_sub.add_parser("create")
     create.add_argument("name")
     create.add_argument("--role", choices=[r.value for r in Role], default="viewer")
-    create.add_argument("--user", help="tie the token to this user")
+    create.add_argument("--user", required=True, help="the existing user the token belongs to (it stops with them)")
     create.add_argument("--expires-days", type=int, help="the token stops working after this many days")
     revoke = token_sub.add_parser("revoke")
     revoke.add_argument("id")
@@ -225,6 +285,18 @@ def parser() -> argparse.ArgumentParser:
     for sp in (create, revoke, token_list, token):
         common(sp)
     token.set_defaults(fn=cmd_token)
+
+    backup = sub.add_parser("backup", help="copy the data folder (keys, SQLite database online) into a new folder")
+    backup.add_argument("dest", help="the backup folder (new or empty)")
+    backup.add_argument("--force", action="store_true", help="write into a folder that is not empty")
+    common(backup)
+    backup.set_defaults(fn=cmd_backup)
+
+    restore = sub.add_parser("restore", help="put a backup back into the data folder (the hub must be stopped)")
+    restore.add_argument("src", help="a folder written by `goosuke backup`")
+    restore.add_argument("--force", action="store_true", help="overwrite a data folder that is not empty")
+    common(restore)
+    restore.set_defaults(fn=cmd_restore)
 
     docs = sub.add_parser("docs", help="generate docs/reference/tools.md from the registry")
     docs.add_argument("--output", default=str(REFERENCE))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import overload
+from typing import Annotated, overload
+
+from pydantic import AfterValidator
 
 
 @overload
@@ -24,3 +26,8 @@ def aware(value: datetime | None) -> datetime | None:
 def to_utc(moment: datetime) -> datetime:
     """``moment`` in UTC, for comparing with stored times (a time without an offset is taken as UTC)."""
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(to_utc)]
+"""A datetime field of an output model: always with an offset, in UTC (a time SQLite handed back
+without one is UTC). Tool and resource output models use it so no time goes out naive."""

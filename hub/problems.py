@@ -17,9 +17,11 @@ def problem(
     detail: str,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem response; ``errors`` lists ``{field, message, type}`` for invalid input."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    """A problem response; ``errors`` lists ``{field, message, type}`` for invalid input; ``extra`` adds
+    members (RFC 9457 extension members) without replacing the standard ones."""
+    body: dict[str, Any] = {**(extra or {}), "type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)

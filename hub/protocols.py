@@ -1,6 +1,7 @@
 """The seams the kernel consults: it knows these protocols, never a domain's class.
 
-- :class:`Readiness`: a running service that reports its state in ``/readyz`` and ``hub_info``.
+- :class:`Readiness`: a running service that reports its state in ``/readyz`` and ``hub_info`` as a
+  :class:`ReadinessReport` (``ready: False`` makes ``/readyz`` answer 503).
 - :class:`CapabilitySource`: a running service whose tools, resources and prompts the MCP server
   serves beside the registry's (the federation of extensions is one).
 - :class:`PromptSource`: a provider of kind ``prompts``, MCP prompts computed per request.
@@ -8,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -22,14 +24,30 @@ if TYPE_CHECKING:
     from hub.principal import Principal
 
 
+@dataclass(frozen=True)
+class ReadinessReport:
+    """What a :class:`Readiness` service says about itself.
+
+    ``detail`` is the JSON-ready summary shown under the service's name in ``/readyz`` ``checks`` and
+    ``hub_info`` ``services``. ``ready=False`` means the hub cannot do its work until an operator acts:
+    ``/readyz`` answers 503 and ``reason`` (what is wrong and the fix) is shown. Neither may hold a
+    secret or a key id: ``/readyz`` is public. A service that is merely degraded (an optional
+    connection that is down) stays ``ready=True`` and says so in ``detail``.
+    """
+
+    ready: bool
+    detail: Any
+    reason: str | None = None
+
+
 @runtime_checkable
 class Readiness(Protocol):
     """A service with a state worth showing; ``readiness()`` is shown under ``readiness_name``."""
 
     readiness_name: str
 
-    def readiness(self) -> Any:
-        """A JSON-ready summary of the service's state (never a secret)."""
+    def readiness(self) -> ReadinessReport:
+        """The service's state (never a secret); ``ready=False`` makes the hub not ready."""
         ...
 
 

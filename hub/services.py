@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from hub.errors import ConfigError, ServiceUnavailable
-from hub.protocols import Readiness
+from hub.protocols import Readiness, ReadinessReport
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -77,9 +77,25 @@ class Services:
         """Every running service that implements ``protocol`` (a ``runtime_checkable`` Protocol)."""
         return [service for service in self._running.values() if isinstance(service, protocol)]
 
+    def readiness_reports(self) -> dict[str, ReadinessReport]:
+        """Every :class:`~hub.protocols.Readiness` service's report, by its ``readiness_name``."""
+        reports: dict[str, ReadinessReport] = {}
+        for service in self._running.values():
+            if isinstance(service, Readiness):
+                reports[service.readiness_name] = service.readiness()
+        return reports
+
     def readiness(self) -> dict[str, Any]:
-        """Every :class:`~hub.protocols.Readiness` service's state, by its ``readiness_name``."""
-        return {s.readiness_name: s.readiness() for s in self._running.values() if isinstance(s, Readiness)}
+        """Every :class:`~hub.protocols.Readiness` service's ``detail``, by its ``readiness_name``."""
+        return {name: report.detail for name, report in self.readiness_reports().items()}
+
+    def not_ready(self) -> dict[str, str]:
+        """The services that say the hub is not ready, each with its reason (and the fix)."""
+        return {
+            name: report.reason or f"The {name} service is not ready."
+            for name, report in self.readiness_reports().items()
+            if not report.ready
+        }
 
     def put(self, kind: type[T], service: T) -> None:
         """Make ``service`` the running ``kind`` (start-up does this; tests may too)."""

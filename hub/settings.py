@@ -85,6 +85,11 @@ class Settings(BaseSettings):
         default=1800.0, gt=0, description="Seconds an idle Streamable HTTP session is kept."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`text`: one readable line per record; `json`: one JSON object per line (time, level, logger, "
+        "message) for log shippers, the server's access log included.",
+    )
     migrate_on_start: bool = Field(default=True, description="Apply migrations when serve/stdio start.")
     # -- extensions, vault, Goose sync, catalog --------------------------------------------------
     vault_key: SecretStr | None = Field(
@@ -145,6 +150,16 @@ class Settings(BaseSettings):
     )
     engine_poll_interval: float = Field(
         default=1.0, gt=0, description="Seconds between queue polls (other hubs' submissions, cancel requests)."
+    )
+    engine_heartbeat_interval: float = Field(
+        default=10.0,
+        ge=0.5,
+        le=300,
+        description=(
+            "Seconds between an engine's heartbeats in the database. Hubs sharing a database (several "
+            "processes on one SQLite file, or replicas) treat an engine on another host whose heartbeat is "
+            "six intervals old as dead and recover its runs; use one value across them."
+        ),
     )
     run_token_role: Literal["viewer", "operator", "admin"] = Field(
         default="operator", description="Role of a run's short-lived hub token (never above the caller's)."

@@ -182,6 +182,7 @@ class Reactions:
             return []
         if not await self.service.scopes.allowed(place.guild_id, place.channel_id, place.parent_id):
             for action in candidates:
+                self._log(event, action, "ignored (not on the allow-list)")
                 await self.actions.record(
                     action, "ignored", detail=f"{place.label} is not on the Discord allow-list", actor=event.reactor
                 )
@@ -192,14 +193,31 @@ class Reactions:
             refusal = self._refusal(action, event, config, place)
             if refusal is not None:
                 outcome, detail = refusal
+                self._log(event, action, outcome)
                 await self.actions.record(action, outcome, detail=detail, actor=event.reactor)
                 continue
             run = await self._claim(action, event)
             if run is None:
+                self._log(event, action, "duplicate (a run for this message exists)")
                 continue  # someone else reacted first: that run covers this message
+            self._log(event, action, f"started run {run.id}")
             started.append(run.id)
             self.service.spawn(guarded, self.runs.execute, run.id)
         return started
+
+    @staticmethod
+    def _log(event: ReactionEvent, action: Action, outcome: str) -> None:
+        """One line per reaction and action: ids and names only, never a message's text."""
+        logger.info(
+            "discord reaction %s by user %s on message %s in channel %s (guild %s): action %r %s",
+            event.emoji,
+            event.user_id,
+            event.message_id,
+            event.channel_id,
+            event.guild_id,
+            action.name,
+            outcome,
+        )
 
     @staticmethod
     def _refusal(action: Action, event: ReactionEvent, config: EffectiveConfig, place: Place) -> tuple[str, str] | None:

@@ -29,6 +29,7 @@ from discord.http import Route
 from hub.discord.api import TRANSIENT, DiscordApi
 from hub.discord.scopes import Scopes
 from hub.errors import ConfigError, GoosukeError, ToolError
+from hub.protocols import ReadinessReport
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
@@ -146,8 +147,9 @@ class DiscordService:
 
     # -- status -----------------------------------------------------------------------
 
-    def readiness(self) -> dict[str, Any]:
-        return self.status()
+    def readiness(self) -> ReadinessReport:
+        """Discord is optional: a bot that is off or down leaves the hub ready; ``detail`` says why."""
+        return ReadinessReport(ready=True, detail=self.status())
 
     def status(self) -> dict[str, Any]:
         """For ``hub_info`` and ``/readyz``: the state, why, and since when."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -12,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.accounts import audit
-from hub.clock import aware
+from hub.clock import UtcDatetime, aware
 from hub.db import Database
 from hub.db.models import TaskTemplate, TemplateSeed, utcnow
 from hub.errors import Conflict, NotFound
@@ -27,8 +26,8 @@ class TemplateInfo(TemplateDefinition):
     """A stored template: its definition plus version and bookkeeping."""
 
     version: int = Field(description="Bumped on every change; executions record the version they ran.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     created_by: str
     updated_by: str
     uri: str = Field(description="The MCP resource of this template.")
@@ -54,7 +53,7 @@ class TemplateSummary(BaseModel):
     tags: list[str]
     version: int
     parameters: list[str] = Field(description="Parameter keys; required ones end with `*`.")
-    updated_at: datetime
+    updated_at: UtcDatetime
 
     @classmethod
     def of(cls, row: TaskTemplate) -> TemplateSummary:

@@ -87,6 +87,7 @@ class Scheduler:
             if action.config.get("missed", "skip") == "run_once":
                 fresh.insert(0, missed.pop())
             if missed:
+                logger.info("schedule %r: %d slot(s) missed while no hub ran (skipped)", action.name, len(missed))
                 await self.actions.record(
                     action,
                     "missed",
@@ -98,6 +99,7 @@ class Scheduler:
         for slot in fresh:
             key = slot.isoformat()
             if action.config.get("concurrency", "skip") == "skip" and await self.actions.previous_active(action):
+                logger.info("schedule %r fired for %s: skipped (the previous run is still active)", action.name, key)
                 await self.actions.record(
                     action,
                     "skipped",
@@ -107,6 +109,14 @@ class Scheduler:
                 continue
             trigger = Trigger(kind="schedule", actor=action.name, ref=f"{action.name}@{key}")
             result = await self.actions.fire(action, params={}, trigger=trigger, slot=key)
+            execution = result.execution.id if result.execution else None
+            logger.info(
+                "schedule %r fired for %s: %s%s",
+                action.name,
+                key,
+                result.outcome,
+                f", execution {execution}" if execution else "",
+            )
             queued += result.outcome == "queued"
         upcoming = schedule.next_fires(now, 1)
         async with self.app.db.session() as session:

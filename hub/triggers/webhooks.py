@@ -123,6 +123,19 @@ def check_rate(rate: str) -> None:
         ) from None
 
 
+OUTCOMES = {
+    202: "accepted",
+    200: "duplicate",
+    400: "invalid",
+    401: "rejected",
+    404: "unknown",
+    413: "too_large",
+    422: "invalid",
+    429: "rate_limited",
+}
+"""The outcome a delivery's status code means, for the log line."""
+
+
 class Webhooks:
     """The route's logic (``app.services.get(Webhooks)``): find, limit, authenticate, map, fire."""
 
@@ -158,7 +171,25 @@ class Webhooks:
         return problem(status, title, detail, headers=headers or None)
 
     async def handle(self, request: Request) -> Response:
+        """Answer one delivery, and log one line about it: the hook, the outcome, the execution (never the body)."""
         slug = request.path_params["slug"]
+        response = await self._handle(request, slug)
+        outcome = OUTCOMES.get(response.status_code, "failed")
+        execution = None
+        if response.status_code in (200, 202) and isinstance(response, JSONResponse):
+            body = json.loads(bytes(response.body))
+            execution = body.get("execution_id")
+            outcome = "duplicate" if body.get("duplicate") else outcome
+        logger.info(
+            "webhook %r delivery: %s (%d)%s",
+            slug[:100],
+            outcome,
+            response.status_code,
+            f", execution {execution}" if execution else "",
+        )
+        return response
+
+    async def _handle(self, request: Request, slug: str) -> Response:
         action = await self._find(slug)
         if action is None:  # same answer for unknown and disabled: slugs are not enumerable
             return self._refuse("unknown", 404, "Not found", "No such hook.")

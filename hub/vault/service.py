@@ -9,7 +9,8 @@ needs no downtime.
 Keys come from ``GOOSUKE_VAULT_KEY`` (comma separated, newest first) or, when unset, from
 ``DATA_DIR/vault.key`` (one key per line, newest first), created with mode 0600 on first start. A
 key that does not match the stored rows is reported by every vault call and by ``/readyz``; the hub
-keeps serving everything else.
+keeps serving everything else, but ``/readyz`` answers 503 until the key is fixed (a locked vault
+locks every extension, webhook and run that needs a secret).
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.accounts import audit
+from hub.clock import UtcDatetime
 from hub.db import Database
 from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
+from hub.protocols import ReadinessReport
 from hub.settings import Settings
 from hub.vault.keys import GENERATE_HINT, KEY_FILE, key_id, load_keys, new_key, write_key_file
 from hub.vault.scrubbing import MIN_SCRUB_LENGTH, Scrubber
@@ -54,9 +57,9 @@ class SecretInfo(BaseModel):
     scope: str = Field(exclude=True)  # env, setting or webhook: the tools show one scope at a time
     description: str
     key_id: str = Field(description="Fingerprint of the vault key that sealed it (not the key).")
-    created_at: datetime
+    created_at: UtcDatetime
     created_by: str
-    updated_at: datetime
+    updated_at: UtcDatetime
     updated_by: str
 
 
@@ -106,6 +109,7 @@ class Vault:
         self.settings = settings
         self._keys: list[tuple[str, AESGCM, bytes]] = []
         self._problem: str | None = None
+        self._public_problem: str | None = None  # the same, for /readyz: no key id, no path
         self.scrubber = Scrubber()
         self.key_source = ""
 
@@ -126,12 +130,17 @@ class Vault:
                 stored = set(await session.scalars(select(Secret.key_id).distinct()))
         except SQLAlchemyError:
             self._problem = "The vault's table is missing: run `goosuke migrate` (or start with migrate_on_start)."
+            self._public_problem = self._problem
             logger.error("Vault unavailable: %s", self._problem)
             return
         try:
             self._load_keys(create=not stored)
         except ConfigError as exc:
             self._problem = exc.message
+            self._public_problem = (
+                "The vault key setting is invalid (GOOSUKE_VAULT_KEY or vault.key in the data folder): fix it "
+                "(the hub's log says what is wrong) and restart the hub."
+            )
             logger.error("Vault unavailable: %s", exc.message)
             return
         missing = stored - {kid for kid, _, _ in self._keys}
@@ -149,13 +158,22 @@ class Vault:
             )
         else:
             self._problem = None
+        self._public_problem = self._problem and (
+            "The vault is locked: its key is "
+            + ("missing" if not self._keys else "not the one that sealed the stored secrets")
+            + ", so no secret can be read. Restore vault.key into the data folder from your backup "
+            "(`goosuke restore`) or set GOOSUKE_VAULT_KEY to the key(s) used before, then restart the hub."
+        )
         if self._problem:
             logger.error("Vault unavailable: %s", self._problem)
             return
         await self.known_values()
 
-    def readiness(self) -> str:
-        return self.status()
+    def readiness(self) -> ReadinessReport:
+        """For ``/readyz`` (public) and ``hub_info``: locked means not ready; never a key id."""
+        if self._problem:
+            return ReadinessReport(ready=False, detail=self.status(), reason=self._public_problem)
+        return ReadinessReport(ready=True, detail=f"ok ({len(self._keys)} key(s) from {self.key_source})")
 
     def status(self) -> str:
         if self._problem:

@@ -1,0 +1,43 @@
+"""The hub's address in a browser, and the facade's documented statuses matching the code."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from harness import REPO
+from tests.conftest import LiveHub
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_the_root_redirects_a_browser_to_the_api_page_without_a_token(live_hub: LiveHub) -> None:
+    async with live_hub.http() as http:
+        response = await http.get("/", headers={"Accept": "text/html"})
+        assert response.status_code == 307, response.text
+        assert response.headers["location"] == "/api/docs"
+        page = await http.get("/", follow_redirects=True)
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    async with live_hub.http(live_hub.admin_token) as http:
+        other = await http.get("/no-such-page")
+        assert other.status_code == 404
+        assert other.headers["content-type"].startswith("application/problem+json")
+
+
+def _documented_status(row_words: str) -> int:
+    """The status the table of docs/clients.md gives for the row that mentions ``row_words``."""
+    table = (REPO / "docs" / "clients.md").read_text()
+    rows = [line for line in table.splitlines() if re.match(r"^\| \d{3} \|", line) and row_words in line.lower()]
+    assert len(rows) == 1, rows
+    return int(rows[0].split("|")[1])
+
+
+async def test_malformed_json_gets_the_status_the_client_docs_name(live_hub: LiveHub) -> None:
+    async with live_hub.http(live_hub.admin_token) as http:
+        response = await http.post(
+            "/api/tools/whoami", content=b"{not json", headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400
+    assert response.status_code == _documented_status("not json")
+    assert response.json()["errors"][0]["type"] == "json_invalid"
