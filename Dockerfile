@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
 # Goosuke: build a wheel in one stage, run it as a non-root user in another.
+# The build stage does what tests/kernel/test_package.py proves works: `python -m build` makes the sdist and,
+# from it, the wheel (hatchling, as [build-system] in pyproject.toml asks, in build's isolated environment).
 
 FROM python:3.11-slim AS build
 WORKDIR /src
@@ -9,7 +11,7 @@ COPY hub ./hub
 COPY tools ./tools
 COPY resources ./resources
 COPY agents ./agents
-RUN python -m build --wheel --outdir /dist
+RUN python -m build --outdir /dist
 
 FROM python:3.11-slim AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -14,7 +14,7 @@
 #
 # Using the exports:
 #   PATH="$GOOSUKE_NODE22_BIN:$PATH" node "$GOOSUKE_CONFORMANCE_BIN" server --url URL --suite all ...
-#   node "$GOOSUKE_INSPECTOR_CLI" --cli URL --method tools/list        (Node 20 or 22)
+#   node "$GOOSUKE_INSPECTOR_CLI" --cli URL --method tools/list        (Node 22.19 or later)
 #   "$GOOSUKE_GOOSE_BIN" --version
 #   "$GOOSUKE_SERVERS_DIR/node_modules/.bin/mcp-server-everything" | mcp-server-memory | mcp-server-filesystem DIR
 set -euo pipefail
@@ -78,7 +78,7 @@ NODE22_VERSION="$("$NODE22" --version 2>/dev/null)" || die "node 22 not runnable
 # 2. Conformance suite; install with Node 22 first on PATH (its engines field wants >= 22).
 PATH="$NODE22_DIR:$PATH" ensure_pkg "$TOOLS/conformance" "$CONFORMANCE_PKG" "$CONFORMANCE_VER" "$CONFORMANCE_BIN"
 
-# 3. MCP Inspector (its CLI runs on Node 20 or 22).
+# 3. MCP Inspector (its CLI needs Node 22.19 or later: run it with the node22 above).
 ensure_pkg "$TOOLS/inspector" "$INSPECTOR_PKG" "$INSPECTOR_VER" "$INSPECTOR_CLI"
 
 # 4. goose: a prebuilt linux-x64 binary shipped in an npm package.
