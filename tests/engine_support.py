@@ -9,10 +9,13 @@ from typing import Any
 
 import anyio
 
+from hub import accounts
 from hub.app import build_context, running
 from hub.context import AppContext
+from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine import Engine, ExecutionInfo, Trigger
 from hub.engine.process import group_members
+from hub.principal import Role
 from hub.settings import Settings
 from hub.templates import preview as previews
 from hub.templates import store
@@ -106,3 +109,38 @@ async def pid_of(app: AppContext, execution_id: str) -> int:
             return (await session.get(Execution, execution_id)).pid  # type: ignore[union-attr]
 
     return int(await until(recorded, what="the run's pid to be recorded"))
+
+
+async def orphan(app: AppContext, template: str, owner: str, *, retries: int = 0, host: str | None = None) -> str:
+    """A row as a crashed hub (or another hub process) leaves it: running, claimed by ``owner``, with some log."""
+    row_id = new_id()
+    async with app.db.session() as session:
+        session.add(
+            Execution(
+                id=row_id,
+                template_name=template,
+                template_version=1,
+                agent="command",
+                status="running",
+                trigger_kind="schedule",
+                trigger_actor="nightly",
+                run_role="operator",
+                params={},
+                prompt="p",
+                extensions=[],
+                agent_settings={"argv": ["true"], "retries": retries},
+                timeout_seconds=60,
+                attempt=1,
+                max_retries=retries,
+                queued_at=utcnow(),
+                started_at=utcnow(),
+                claimed_by=owner,
+                host=host,
+                log_lines=1,
+                log_bytes=10,
+            )
+        )
+        await session.flush()
+        session.add(ExecutionLogLine(execution_id=row_id, seq=1, stream="stdout", text="halfway"))
+        await accounts.create_token(session, f"run:{row_id}", Role.operator)
+    return row_id

@@ -11,13 +11,11 @@ import pytest
 from mcp import Client
 from sqlalchemy import select
 
-from hub import accounts
 from hub.app import build_context, running
-from hub.db.models import ApiToken, Execution, ExecutionLogLine, new_id, utcnow
+from hub.db.models import ApiToken, Execution, ExecutionLogLine, new_id
 from hub.engine import FINAL_STATES, Engine, Trigger
 from hub.engine.queue import Queue
 from hub.errors import Conflict, InvalidArguments, NotFound
-from hub.principal import Role
 from hub.settings import Settings
 from hub.templates import preview as previews
 from tests.engine_support import (
@@ -28,6 +26,7 @@ from tests.engine_support import (
     group_gone,
     hub_running,
     log_text,
+    orphan,
     pid_of,
     python_argv,
     status_of,
@@ -273,40 +272,6 @@ async def test_stopping_the_hub_interrupts_runs_and_requeues_those_with_retries(
     await app.db.dispose()
     assert set(rows) == {"once:interrupted", "again:interrupted", "again:queued"}
     assert rows["again:queued"].retry_of == again.id and rows["again:queued"].attempt == 2
-
-
-async def orphan(app: object, template: str, owner: str, *, retries: int = 0) -> str:
-    """A row as a crashed hub leaves it: running, claimed by an engine that is gone, with some log."""
-    row_id = new_id()
-    async with app.db.session() as session:  # type: ignore[attr-defined]
-        session.add(
-            Execution(
-                id=row_id,
-                template_name=template,
-                template_version=1,
-                agent="command",
-                status="running",
-                trigger_kind="schedule",
-                trigger_actor="nightly",
-                run_role="operator",
-                params={},
-                prompt="p",
-                extensions=[],
-                agent_settings={"argv": ["true"], "retries": retries},
-                timeout_seconds=60,
-                attempt=1,
-                max_retries=retries,
-                queued_at=utcnow(),
-                started_at=utcnow(),
-                claimed_by=owner,
-                log_lines=1,
-                log_bytes=10,
-            )
-        )
-        await session.flush()
-        session.add(ExecutionLogLine(execution_id=row_id, seq=1, stream="stdout", text="halfway"))
-        await accounts.create_token(session, f"run:{row_id}", Role.operator)
-    return row_id
 
 
 async def test_on_start_runs_left_running_by_a_dead_hub_become_interrupted_and_requeued(settings: Settings) -> None:

@@ -18,7 +18,17 @@ from hub.context import AppContext
 from hub.db.models import EngineInstance, Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine.queue import HEARTBEAT_MISSES, HOST, Queue
 from hub.settings import Settings
-from tests.engine_support import API, add_template, engine_of, finished, hub_running, python_argv, status_of, until
+from tests.engine_support import (
+    API,
+    add_template,
+    engine_of,
+    finished,
+    hub_running,
+    orphan,
+    python_argv,
+    status_of,
+    until,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +37,7 @@ async def foreign_engine(
     app: AppContext, *, host: str = HOST, pid: int, pid_start: str | None, heartbeat_age: float = 0.0
 ) -> str:
     """The row another hub process's engine wrote (it is not running here), and a run it holds."""
-    worker, execution_id, now = new_id(), new_id(), utcnow()
+    worker, now = new_id(), utcnow()
     async with app.db.session() as session:
         session.add(
             EngineInstance(
@@ -39,31 +49,7 @@ async def foreign_engine(
                 heartbeat_at=now - timedelta(seconds=heartbeat_age),
             )
         )
-        session.add(
-            Execution(
-                id=execution_id,
-                template_name="nightly",
-                template_version=1,
-                agent="command",
-                status="running",
-                trigger_kind="schedule",
-                trigger_actor="nightly",
-                run_role="operator",
-                params={},
-                prompt="p",
-                extensions=[],
-                agent_settings={"argv": ["true"]},
-                timeout_seconds=60,
-                queued_at=now,
-                started_at=now,
-                claimed_by=worker,
-                host=host,
-                log_lines=1,
-            )
-        )
-        await session.flush()
-        session.add(ExecutionLogLine(execution_id=execution_id, seq=1, stream="stdout", text="halfway"))
-    return execution_id
+    return await orphan(app, "nightly", worker, host=host)
 
 
 async def engine_rows(app: AppContext) -> set[str]:
