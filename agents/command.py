@@ -1,8 +1,9 @@
 """The ``command`` agent: any program as an agent. The rendered prompt goes to its stdin, its stdout
 is the output (a JSON object on stdout is also kept as structured output), stderr goes to the log.
 
-Set ``agent_settings.argv`` on the template, e.g. ``["python3", "my_agent.py", "--fast"]``; no shell
-is involved. The process gets ``GOOSUKE_EXECUTION_ID``, ``GOOSUKE_TEMPLATE``, ``GOOSUKE_PARAMS`` (JSON),
+The program is the runner's ``argv`` (an admin's ``runner_create``), e.g. ``["python3", "my_agent.py"]``;
+no shell is involved; a template names the runner. The process gets ``GOOSUKE_EXECUTION_ID``,
+``GOOSUKE_TEMPLATE``, ``GOOSUKE_PARAMS`` (JSON),
 ``GOOSUKE_INSTRUCTIONS`` when the template has some, and ``GOOSUKE_URL`` + ``GOOSUKE_TOKEN`` when the
 template lists the ``goosuke`` extension.
 """
@@ -41,23 +42,23 @@ class OutputBuffer:
 
 
 class CommandAgent:
-    """Runs ``agent_settings.argv`` with the prompt on stdin."""
+    """Runs the runner's ``argv`` with the prompt on stdin."""
 
     def check(self, definition: TemplateDefinition) -> None:
-        argv = definition.agent_settings.argv
-        if not argv or not argv[0].strip():
+        if not definition.runner:
             raise InvalidArguments(
-                "The command agent needs agent_settings.argv, the program and its arguments, "
-                'e.g. ["python3", "agent.py"].',
-                errors=[
-                    {"field": "agent_settings.argv", "message": "required for the command agent", "type": "missing"}
-                ],
+                "The command agent runs the program of a runner: name one in `runner` (runner_list), or ask an "
+                "admin to create one with runner_create.",
+                errors=[{"field": "runner", "message": "required for the command agent", "type": "missing"}],
             )
 
     async def run(self, run: AgentRun) -> AgentResult:
         argv = run.options.argv
-        if not argv:
-            raise AgentRunError("The command agent needs agent_settings.argv on the template.")
+        if not argv or not argv[0].strip():
+            raise AgentRunError(
+                f"Runner {run.options.runner!r} has no argv; an admin sets it with runner_update "
+                '(e.g. ["python3", "agent.py"]).'
+            )
         extra = {
             "GOOSUKE_EXECUTION_ID": run.execution_id,
             "GOOSUKE_TEMPLATE": run.template,

@@ -11,7 +11,9 @@ recognised and the run marked failed.
 
 Settings: ``GOOSUKE_GOOSE_BIN``, ``GOOSUKE_GOOSE_PROVIDER``, ``GOOSUKE_GOOSE_MODEL``,
 ``GOOSUKE_GOOSE_ENV`` (the provider's environment as JSON, e.g. ``{"OPENAI_HOST": ...}``) and
-``GOOSUKE_GOOSE_MAX_TURNS``; a template's ``agent_settings`` override provider, model, max_turns.
+``GOOSUKE_GOOSE_MAX_TURNS``; the template's runner sets the provider, models, allowed built-ins and
+extensions, the template a model among the runner's and max_turns. A run gets only the template's
+extensions that are enabled, that its role may use and that its runner allows (else it fails, naming them).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from hub import AgentRunError, AppContext, Plugin
 from hub.engine import AgentResult, AgentRun, Usage, child_environment, run_process, which
 from hub.engine.process import MAX_LINE
 from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, GOOSE_BUILTINS, HUB_EXTENSION, hub_extension
 from hub.extensions.store import ExtensionStore
+from hub.runners import access as run_access
+from hub.vault.service import Vault
 
 plugin = Plugin("agent-goose")
 
@@ -175,6 +180,7 @@ class GooseAgent:
         if binary is None:
             raise AgentRunError(f"The Goose binary was not found ({settings.goose_bin!r}). {INSTALL_HINT}")
         env = self._environment(run, base)
+        await self._endpoint(run, env)
         extensions = await self._extensions(run, env)
         recipe: dict[str, Any] = {
             "version": "1.0.0",
@@ -263,13 +269,37 @@ class GooseAgent:
         if not provider or not model:
             raise AgentRunError(
                 "Goose has no provider or model for this run. Set GOOSUKE_GOOSE_PROVIDER and GOOSUKE_GOOSE_MODEL "
-                "(and the provider's variables in GOOSUKE_GOOSE_ENV, e.g. OPENAI_HOST), or agent_settings.provider "
-                "and .model on the template."
+                "(and the provider's variables in GOOSUKE_GOOSE_ENV, e.g. OPENAI_HOST), or a runner with a provider "
+                "and models (runner_create) that the template names."
             )
         env.update(GOOSE_PROVIDER=provider, GOOSE_MODEL=model)
         return env
 
+    async def _endpoint(self, run: AgentRun, env: dict[str, str]) -> None:
+        """A runner's ``base_url`` and ``api_key_secret`` as its provider's variables: ``openai`` gets
+        OPENAI_HOST, OPENAI_BASE_PATH and OPENAI_API_KEY; ``ollama`` OLLAMA_HOST; another provider
+        ``<PROVIDER>_HOST`` and ``<PROVIDER>_API_KEY``."""
+        provider = env["GOOSE_PROVIDER"]
+        prefix = re.sub(r"[^A-Z0-9]", "_", provider.upper())
+        if run.options.base_url:
+            url = run.options.base_url.rstrip("/")
+            if provider == "openai":
+                parts = urlsplit(url)
+                env["OPENAI_HOST"] = f"{parts.scheme}://{parts.netloc}"
+                env["OPENAI_BASE_PATH"] = f"{parts.path.strip('/')}/chat/completions".lstrip("/")
+            else:
+                env[f"{prefix}_HOST"] = url.removesuffix("/v1") if provider == "ollama" else url
+        if run.options.api_key_secret:
+            vault = run.app.services.find(Vault)
+            if vault is None:
+                raise AgentRunError(
+                    f"Runner {run.options.runner!r} names the secret {run.options.api_key_secret!r}, but this hub "
+                    "has no secrets vault."
+                )
+            env[f"{prefix}_API_KEY"] = str(await vault.get(run.options.api_key_secret))
+
     async def _extensions(self, run: AgentRun, env: dict[str, str]) -> list[dict[str, Any]]:
+        await run_access.check(run.extensions, run.role, run.options, run.app.services.find(ExtensionStore))
         entries: list[dict[str, Any]] = []
         for name in run.extensions:
             if name == HUB_EXTENSION:

@@ -2,9 +2,10 @@
 
 Works with OpenAI, Ollama (``http://127.0.0.1:11434/v1``), vLLM, llama.cpp's server and the like.
 Settings: ``GOOSUKE_OPENAI_BASE_URL``, ``GOOSUKE_OPENAI_MODEL``, ``GOOSUKE_OPENAI_API_KEY``; a
-template's ``agent_settings`` may set ``base_url``, ``model``, ``temperature``, ``max_tokens`` and
-``api_key_secret`` (the name of a vault secret holding the key, looked up through
-the :class:`~hub.vault.service.Vault`). Tokens stream into the log line by line as they arrive.
+template's runner (an admin's) may set ``base_url`` and ``api_key_secret`` (the name of a vault secret
+holding the key, looked up through the :class:`~hub.vault.service.Vault`) and the models; the
+template sets ``model`` (among the runner's), ``temperature`` and ``max_tokens``.
+Tokens stream into the log line by line as they arrive.
 """
 
 from __future__ import annotations
@@ -70,6 +71,20 @@ def _usage(data: dict[str, Any] | None, model: str) -> Usage | None:
     )
 
 
+MAX_ERROR_BODY = 64 * 1024  # bytes of an error answer read (the rest is dropped unread)
+MAX_JSON_BODY = 16 * 1024 * 1024  # bytes of a non-streamed answer (a server that ignores `stream`)
+
+
+async def _read_prefix(response: httpx2.Response, limit: int) -> tuple[bytes, bool]:
+    """At most ``limit`` bytes of the body, and whether there was more (not read)."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return bytes(body[:limit]), True
+    return bytes(body), False
+
+
 def _error_message(body: bytes) -> str:
     try:
         data = json.loads(body)
@@ -90,8 +105,8 @@ class OpenAIAgent:
             vault = run.app.services.find(Vault)
             if vault is None:
                 raise AgentRunError(
-                    f"The template names the secret {name!r} for its API key, but this hub has no secrets vault. "
-                    "Set GOOSUKE_OPENAI_API_KEY instead, or remove agent_settings.api_key_secret."
+                    f"Runner {run.options.runner!r} names the secret {name!r} for its API key, but this hub has no "
+                    "secrets vault. Set GOOSUKE_OPENAI_API_KEY instead, or clear the runner's api_key_secret."
                 )
             return str(await vault.get(name))
         key = run.settings.openai_api_key
@@ -129,13 +144,18 @@ class OpenAIAgent:
                 client.stream("POST", url, json=body, headers=headers) as response,
             ):
                 if response.status_code >= 400:
-                    detail = _error_message(await response.aread())
+                    detail = _error_message((await _read_prefix(response, MAX_ERROR_BODY))[0])
                     raise AgentRunError(
                         f"The model server at {base_url} answered {response.status_code}: {detail}. Check the "
                         "model name, the API key and GOOSUKE_OPENAI_BASE_URL."
                     )
                 if "json" in response.headers.get("content-type", ""):  # a server that ignores `stream`
-                    data = json.loads(await response.aread())
+                    raw, cut = await _read_prefix(response, MAX_JSON_BODY)
+                    if cut:
+                        raise AgentRunError(
+                            f"The model server at {base_url} sent an answer larger than {MAX_JSON_BODY} bytes."
+                        )
+                    data = json.loads(raw)
                     choice = (data.get("choices") or [{}])[0]
                     answer.add((choice.get("message") or {}).get("content") or "")
                     usage, finish = data.get("usage"), choice.get("finish_reason")

@@ -43,9 +43,11 @@ from harness.doubles.llm import LLMDouble, Say
 from hub.app import build_context, running
 from hub.clock import aware
 from hub.context import AppContext
-from hub.db.models import Execution
+from hub.db.models import Execution, RunnerRow
 from hub.discord import DiscordService
 from hub.discord.service import intents
+from hub.runners import store as runners
+from hub.runners.model import RunnerDefinition
 from hub.settings import Settings
 from hub.templates import store
 from hub.templates.definition import AgentSettings
@@ -116,11 +118,19 @@ async def bare_baseline(double: DiscordDouble, channel: str, users: list[str], c
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = old
 
 
-async def use_agent(app: AppContext, agent: str, options: AgentSettings) -> None:
+async def use_agent(app: AppContext, agent: str, options: AgentSettings, argv: list[str] | None = None) -> None:
+    """Point the built-in meeting-summary at ``agent`` (a command's ``argv`` on a runner of its own), as a
+    release changing the library would: built-ins are read-only to users."""
     async with app.db.session() as session:
+        runner = None
+        if argv is not None:
+            runner = "bench-command"
+            if await session.get(RunnerRow, runner) is None:
+                await runners.create(session, RunnerDefinition(name=runner, agent=agent, argv=argv), "bench")
         row_ = await store.get_row(session, "meeting-summary")
-        definition = store.definition_of(row_).model_copy(update={"agent": agent, "agent_settings": options})
-        await store.replace(session, row_, definition, "bench")
+        update = {"agent": agent, "runner": runner, "agent_settings": options}
+        definition = store.definition_of(row_).model_copy(update=update)
+        await store.replace(session, row_, definition, "bench", library=True)
 
 
 async def execution_times(app: AppContext, message: str) -> tuple[datetime, datetime | None] | None:
@@ -231,7 +241,7 @@ async def main(args: argparse.Namespace) -> str:
                 service = app.services.get(DiscordService)
                 await service.ready(timeout=30)
                 argv = [sys.executable, "-c", ANSWER]
-                await use_agent(app, "command", AgentSettings(argv=argv, timeout=60))
+                await use_agent(app, "command", AgentSettings(timeout=60), argv)
                 sequential = await hub_latency(app, double, channel, users, args.reactions)
                 burst_total, burst_started = await hub_burst(app, double, channel, users, args.reactions)
                 await use_agent(app, "openai", AgentSettings(timeout=120))

@@ -36,9 +36,11 @@ from hub.app import build_context, running
 from hub.clock import aware
 from hub.db.models import Execution
 from hub.engine import Engine, Trigger
+from hub.runners import store as runners
+from hub.runners.model import RunnerDefinition
 from hub.settings import Settings
 from hub.templates import store
-from hub.templates.definition import AgentSettings, TemplateDefinition
+from hub.templates.definition import TemplateDefinition
 
 RESULTS = Path(__file__).parent / "results" / "engine.md"
 TRIGGER = Trigger(kind="api", actor="bench")
@@ -178,9 +180,10 @@ async def measure(args: argparse.Namespace, argv: list[str], tmp: str, url: str)
             title="trivial",
             prompt="bench",
             agent="command",
-            agent_settings=AgentSettings(argv=argv),
+            runner="trivial",
         )
-        async with app.db.session() as session:
+        async with app.db.session() as session:  # an admin's runner holds the program; the template names it
+            await runners.create(session, RunnerDefinition(name="trivial", agent="command", argv=argv), "bench")
             await store.create(session, definition, "bench")
         await closed_loop(engine, args.concurrency * 4, args.concurrency)  # warm up
         cpu = cpu_seconds()

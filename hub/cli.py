@@ -1,4 +1,4 @@
-"""The `goosuke` command: serve, stdio, migrate, user, token, backup, restore, docs."""
+"""The `goosuke` command: serve, stdio, setup, migrate, user, token, backup, restore, docs."""
 
 from __future__ import annotations
 
@@ -93,6 +93,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         logging.getLogger("goosuke").warning(
             "GOOSUKE_AUTH=none: every local process can call every tool as admin. Use it only for development."
         )
+    for warning in settings.exposure_warnings():
+        logging.getLogger("goosuke").warning(warning)
     app = create_app(settings)
     uvicorn.run(
         app,
@@ -230,7 +232,11 @@ def cmd_docs(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def parser() -> argparse.ArgumentParser:
+BUILTIN_COMMANDS = frozenset({"serve", "stdio", "migrate", "user", "token", "backup", "restore", "docs"})
+
+
+def parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
+    """The CLI; ``plugin_commands=False`` leaves out the plugins' subcommands (no registry to load)."""
     p = argparse.ArgumentParser(prog="goosuke", description="Goosuke: an MCP-native automation hub.")
     p.add_argument("--version", action="version", version=f"goosuke {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -251,6 +257,16 @@ def parser() -> argparse.ArgumentParser:
     stdio = sub.add_parser("stdio", help="serve MCP over stdin/stdout (for Goose, Claude Desktop)")
     common(stdio)
     stdio.set_defaults(fn=cmd_stdio)
+
+    from hub.registry import Registry
+
+    for command in (
+        Registry.discover().commands.values() if plugin_commands else ()
+    ):  # the plugins' own subcommands (goosuke setup)
+        declared = sub.add_parser(command.name, help=command.help)
+        command.configure(declared)
+        common(declared)
+        declared.set_defaults(fn=lambda args, run=command.run: run(args, _settings(args)))
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="heads")
@@ -306,7 +322,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    args = parser(plugin_commands=not given or given[0] not in BUILTIN_COMMANDS).parse_args(given)
     try:
         args.fn(args)
     except GoosukeError as exc:

@@ -4,6 +4,8 @@
 - resources: ``@plugin.resource("goosuke://things/{name}")`` on ``async def fn(call: Call, name: str)``;
 - server hooks: ``@plugin.on_server`` on ``def fn(server)`` to add raw MCP features;
 - start-up hooks: ``@plugin.on_startup`` on ``async def fn(app)`` (seed data);
+- commands: ``@plugin.command("name", help=..., configure=add_arguments)`` on ``def fn(args, settings)``,
+  a ``goosuke name`` subcommand (``configure(parser)`` adds its flags);
 - HTTP routes: ``@plugin.route("/hooks/{slug}", methods=["POST"], public=True)`` on
   ``async def fn(request, app) -> Response`` (``public`` routes skip the bearer check);
 - services: ``@plugin.service(Engine, needs=[Vault])`` on ``fn(app)`` returning the service (or an
@@ -17,6 +19,7 @@ that says the fix. ``hub/registry.py`` loads plugins and serves what they declar
 
 from __future__ import annotations
 
+import argparse
 import inspect
 import re
 import typing
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from starlette.responses import Response
 
     from hub.context import AppContext
+    from hub.settings import Settings
 
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -48,6 +52,7 @@ ResourceFn = Callable[..., Awaitable[BaseModel | str | bytes]]
 ServerHook = Callable[[Any], None]
 StartupHook = Callable[["AppContext"], AbstractAsyncContextManager[None] | Awaitable[None]]
 RouteFn = Callable[[Any, "AppContext"], Awaitable["Response"]]
+CommandFn = Callable[[argparse.Namespace, "Settings"], None]
 
 
 class Arguments(BaseModel):
@@ -114,6 +119,17 @@ class RouteSpec:
     fn: RouteFn
     methods: tuple[str, ...]
     public: bool
+    plugin: str
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A ``goosuke NAME`` subcommand declared by a plugin."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: CommandFn
     plugin: str
 
 
@@ -208,6 +224,7 @@ class Plugin:
         self.routes: list[RouteSpec] = []
         self.providers: list[tuple[str, str, Any]] = []
         self.services: list[ServiceSpec] = []
+        self.commands: list[CommandSpec] = []
 
     def tool(
         self,
@@ -295,6 +312,19 @@ class Plugin:
 
         def decorator(fn: FactoryT) -> FactoryT:
             self.services.append(ServiceSpec(kind, fn, tuple(needs), self.name))
+            return fn
+
+        return decorator
+
+    def command(
+        self, name: str, *, help: str, configure: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+    ) -> Callable[[CommandFn], CommandFn]:
+        """Declare the CLI subcommand ``goosuke NAME``: ``configure(parser)`` adds its flags (the CLI adds
+        ``--data-dir`` and ``--database-url``), and ``fn(args, settings)`` runs it. A
+        :class:`~hub.errors.GoosukeError` it raises is printed as one line with exit status 2."""
+
+        def decorator(fn: CommandFn) -> CommandFn:
+            self.commands.append(CommandSpec(name, help, configure, fn, self.name))
             return fn
 
         return decorator

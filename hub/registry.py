@@ -25,7 +25,17 @@ from hub.errors import (
     describe_validation_errors,
     summarize_validation_errors,
 )
-from hub.plugin import Call, Plugin, ResourceSpec, RouteSpec, ServerHook, StartupHook, ToolSpec, check_strict_input
+from hub.plugin import (
+    Call,
+    CommandSpec,
+    Plugin,
+    ResourceSpec,
+    RouteSpec,
+    ServerHook,
+    StartupHook,
+    ToolSpec,
+    check_strict_input,
+)
 from hub.services import ServiceSpec
 
 # The domains' service plugins, by module name (the kernel never imports a domain; Datasette's
@@ -35,8 +45,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hub.extensions.plugin",
     "hub.federation.plugin",
     "hub.templates.plugin",
+    "hub.runners.plugin",
     "hub.engine.plugin",
     "hub.triggers.plugin",
+    "hub.deliveries.plugin",
     "hub.discord.plugin",
 )
 # Built-in surface packages: each lists its plugin modules in ``PLUGINS``.
@@ -52,6 +64,7 @@ class Registry:
     server_hooks: list[ServerHook] = field(default_factory=list)
     startup_hooks: list[StartupHook] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
+    commands: dict[str, CommandSpec] = field(default_factory=dict)
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     services: list[ServiceSpec] = field(default_factory=list)
     plugins: list[str] = field(default_factory=list)
@@ -106,6 +119,11 @@ class Registry:
         self.server_hooks.extend(plugin.server_hooks)
         self.startup_hooks.extend(plugin.startup_hooks)
         self.routes.extend(plugin.routes)
+        for command in plugin.commands:
+            if command.name in self.commands:
+                first = self.commands[command.name].plugin
+                raise ConfigError(f"Command {command.name!r} is declared by both {first!r} and {plugin.name!r}.")
+            self.commands[command.name] = command
         for service in plugin.services:
             declared = next((s for s in self.services if s.kind is service.kind), None)
             if declared is not None:
@@ -160,6 +178,14 @@ class Registry:
                 raise InvalidArguments(
                     f"Arguments of {name!r} must be a JSON object, not {type(arguments).__name__}.",
                     errors=[{"field": "(body)", "message": "expected an object", "type": "dict_type"}],
+                )
+            nul = nul_path(arguments)
+            if nul is not None:
+                outcome = "invalid"
+                raise InvalidArguments(
+                    f"Invalid arguments for {name!r}: {nul} contains a NUL character (\\u0000), which the hub "
+                    "cannot store or search for. Remove it.",
+                    errors=[{"field": nul, "message": "contains a NUL character", "type": "string_nul"}],
                 )
             try:
                 args = spec.input_model.model_validate(arguments)
@@ -219,3 +245,25 @@ def builtin_modules(package: str) -> tuple[str, ...]:
             "goosuke from another directory with a clean PYTHONPATH."
         )
     return modules
+
+
+def nul_path(value: Any) -> str | None:
+    """The dotted path of the first key or string inside ``value`` that holds a NUL character, if any.
+
+    PostgreSQL refuses NUL in text and JSON columns, so such input is refused up front on every database.
+    """
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "(body)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and "\x00" in key:
+                    return where
+                stack.append((where, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+    return None

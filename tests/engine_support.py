@@ -16,10 +16,11 @@ from hub.db.models import Execution, ExecutionLogLine, new_id, utcnow
 from hub.engine import Engine, ExecutionInfo, Trigger
 from hub.engine.process import group_members
 from hub.principal import Role
+from hub.runners import store as runners_store
 from hub.settings import Settings
 from hub.templates import preview as previews
 from hub.templates import store
-from hub.templates.definition import AgentSettings, Parameter, TemplateDefinition
+from hub.templates.definition import InlineSettings, Parameter, TemplateDefinition
 
 API = Trigger(kind="api", actor="test")
 PYTHON = sys.executable
@@ -46,10 +47,14 @@ async def add_template(
     instructions: str | None = None,
     parameters: list[Parameter] | None = None,
     extensions: list[str] | None = None,
+    runner: str | None = None,
     **agent_settings: Any,
 ) -> None:
+    """Store a template as an admin would: host settings given inline (argv, base_url...) become a
+    runner named after the template, as template_create does for an admin."""
     if parameters is None:
         parameters = [Parameter(key="text", requirement="optional", default="hello")]
+    inline = InlineSettings(**agent_settings)
     definition = TemplateDefinition(
         name=name,
         title=name,
@@ -58,11 +63,34 @@ async def add_template(
         parameters=parameters,
         extensions=extensions or [],
         agent=agent,
-        agent_settings=AgentSettings(**agent_settings),
+        runner=runner,
+        agent_settings=inline.knobs(),
     )
+    host = inline.host()
+    if host or (agent in ("goose", "openai") and inline.model and runner is None):
+        async with app.db.session() as session:
+            runner = await runners_store.adopt(session, name, agent, host, inline.model, "test")
+        definition = definition.model_copy(update={"runner": runner})
     previews.validate(definition, app.registry.provided("agent"))
     async with app.db.session() as session:
         await store.create(session, definition, "test")
+
+
+async def repoint_template(app: AppContext, name: str, *, agent: str | None = None, **agent_settings: Any) -> None:
+    """Change a stored template's agent and settings in place, as the hub itself does (so a read-only built-in
+    like meeting-summary too, as a release changing the library would). Host settings (argv...) go on a
+    runner named after the template, as :func:`add_template` does."""
+    inline = InlineSettings(**agent_settings)
+    async with app.db.session() as session:
+        row = await store.get_row(session, name)
+        agent = agent or row.agent
+        runner = None
+        if inline.host() or (agent in ("goose", "openai") and inline.model):
+            runner = await runners_store.adopt(session, name, agent, inline.host(), inline.model, "test")
+        update = {"agent": agent, "runner": runner, "agent_settings": inline.knobs()}
+        definition = store.definition_of(row).model_copy(update=update)
+        previews.validate(definition, app.registry.provided("agent"))
+        await store.replace(session, row, definition, "test", library=True)
 
 
 def python_argv(code: str) -> list[str]:

@@ -5,6 +5,7 @@ The hub loads exactly the modules listed in ``PLUGINS`` (see ``hub/registry.py``
 PLUGINS: tuple[str, ...] = (
     "tools.actions",
     "tools.catalog",
+    "tools.deliveries",
     "tools.discord",
     "tools.discord_guilds",
     "tools.discord_reactions",
@@ -13,8 +14,8 @@ PLUGINS: tuple[str, ...] = (
     "tools.extensions",
     "tools.goose_sync",
     "tools.hub",
-    "tools.hub_settings",
     "tools.recipes",
+    "tools.runners",
     "tools.schedules",
     "tools.secrets",
     "tools.templates",

@@ -10,12 +10,12 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin, Role
 from hub.extensions.store import ExtensionStore
 from hub.plugin import Arguments
-from hub.templates import preview as previews
+from hub.runners.service import Runners
 from hub.templates import store
-from hub.templates.definition import NAME_PATTERN
+from hub.templates.definition import NAME_PATTERN, InlineSettings
 from hub.templates.recipes import definition_from_recipe, dump_recipe, parse_recipe, recipe_of
 from hub.templates.store import TemplateInfo
-from tools.templates import agents, notify, save_new
+from tools.templates import notify, resolve, save_new
 
 plugin = Plugin("recipes")
 
@@ -48,15 +48,23 @@ class RecipeExported(BaseModel):
 @plugin.tool(role=Role.operator)
 async def template_import_recipe(call: Call, args: RecipeImport) -> RecipeImported:
     """Import a Goose recipe (YAML) as a template: title, description, instructions, prompt, parameters,
-    extensions and settings carry over. Set replace to overwrite a template of the same name."""
+    extensions and settings carry over. Set replace to overwrite a template of the same name (not a
+    built-in one; the change is audited with the triggers that run it)."""
+    data = parse_recipe(args.recipe)
+    settings = data.get("settings") if isinstance(data, dict) else None
+    provider = settings.pop("goose_provider", None) if isinstance(settings, dict) else None
     definition, warnings = definition_from_recipe(
-        parse_recipe(args.recipe), name=args.name, agent=args.agent, hub_url=f"{call.app.settings.base_url}/mcp"
+        data, name=args.name, agent=args.agent, hub_url=f"{call.app.settings.base_url}/mcp"
     )
+    inline = InlineSettings(provider=str(provider)) if provider else None  # a runner's: admins only
     async with call.app.db.session() as session:
-        exists = await store.find_row(session, definition.name) is not None
+        existing = await store.find_row(session, definition.name)
+        if existing is not None and args.replace:
+            store.refuse_builtin(existing, "replaced")
+        exists = existing is not None
     if not (exists and args.replace):
-        return RecipeImported(template=await save_new(call, definition), warnings=warnings)
-    previews.validate(definition, agents(call))
+        return RecipeImported(template=await save_new(call, definition, inline), warnings=warnings)
+    definition = await resolve(call, definition, inline)
     async with call.app.db.session() as session:
         row = await store.get_row(session, definition.name)
         info = TemplateInfo.of(await store.replace(session, row, definition, call.principal.name))
@@ -75,5 +83,9 @@ async def template_export_recipe(call: Call, args: RecipeExportArgs) -> RecipeEx
     recipe = await recipe_of(
         definition, hub_url=f"{call.app.settings.base_url}/mcp", store=call.app.services.find(ExtensionStore)
     )
+    if definition.runner is not None:  # the runner's provider, as Goose's own setting
+        runner, _, _ = await call.app.services.get(Runners).get(definition.runner)
+        if runner.provider:
+            recipe.setdefault("settings", {})["goose_provider"] = runner.provider
     text, plain = dump_recipe(recipe)
     return RecipeExported(name=args.name, version=version, recipe_yaml=text, recipe=plain)

@@ -12,10 +12,13 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from hub import Call, Plugin, Role
+from hub.deliveries.routes import AnnounceFailuresTo, DeliverTo
+from hub.paging import Offset
 from hub.plugin import Arguments
+from hub.runners.service import Runners
 from hub.templates import preview as previews
 from hub.templates import store
-from hub.templates.definition import NAME_PATTERN, AgentSettings, Parameter, TemplateDefinition
+from hub.templates.definition import NAME_PATTERN, InlineSettings, Parameter, TemplateDefinition
 from hub.templates.store import TemplateInfo, TemplateSummary
 
 plugin = Plugin("templates")
@@ -38,11 +41,24 @@ class TemplateUpdate(Arguments):
     parameters: list[Parameter] | None = None
     extensions: list[str] | None = None
     agent: str | None = None
-    agent_settings: AgentSettings | None = None
+    runner: str | None = Field(default=None, pattern=NAME_PATTERN, description="The runner it runs on (runner_list).")
+    agent_settings: InlineSettings | None = Field(
+        default=None,
+        description="Run knobs; host fields (argv, base_url, api_key_secret, provider, options) are admins' only.",
+    )
     tags: list[str] | None = None
+    deliver_to: DeliverTo = None
+    announce_failures_to: AnnounceFailuresTo = None
     expected_version: int | None = Field(
         default=None, description="Refuse the change unless the template is still at this version."
     )
+
+
+class TemplateInput(TemplateDefinition):
+    """A new template. ``agent_settings`` may carry a runner's host fields when an admin calls: they are
+    stored as a runner named after the template, which the template then names."""
+
+    agent_settings: InlineSettings = Field(default_factory=InlineSettings)
 
 
 class TemplateCopy(Arguments):
@@ -56,7 +72,7 @@ class TemplateListArgs(Arguments):
     agent: str | None = Field(default=None, max_length=32, description="Only templates run by this agent.")
     search: str | None = Field(default=None, max_length=200, description="Text in the name, title or description.")
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class TemplateList(BaseModel):
@@ -93,8 +109,27 @@ def agents(call: Call) -> dict[str, Any]:
     return call.app.registry.provided("agent")
 
 
-async def save_new(call: Call, definition: TemplateDefinition) -> TemplateInfo:
+async def resolve(
+    call: Call, definition: TemplateDefinition, inline: InlineSettings | None = None, *, agent_given: bool = True
+) -> TemplateDefinition:
+    """Inline host settings to a runner (admins only), the runner checked, then the recipe and agent checks."""
+    definition = await call.app.services.get(Runners).resolve(
+        definition, inline, call.principal, agent_given=agent_given
+    )
     previews.validate(definition, agents(call))
+    return definition
+
+
+def split(args: TemplateInput) -> tuple[TemplateDefinition, InlineSettings]:
+    """The stored definition (knobs only) and the inline settings as given."""
+    data = args.model_dump(exclude={"agent_settings"})
+    return TemplateDefinition(**data, agent_settings=args.agent_settings.knobs()), args.agent_settings
+
+
+async def save_new(
+    call: Call, definition: TemplateDefinition, inline: InlineSettings | None = None, *, agent_given: bool = True
+) -> TemplateInfo:
+    definition = await resolve(call, definition, inline, agent_given=agent_given)
     async with call.app.db.session() as session:
         info = TemplateInfo.of(await store.create(session, definition, call.principal.name))
     await notify(call, definition.name)
@@ -102,30 +137,41 @@ async def save_new(call: Call, definition: TemplateDefinition) -> TemplateInfo:
 
 
 @plugin.tool(role=Role.operator)
-async def template_create(call: Call, args: TemplateDefinition) -> TemplateInfo:
+async def template_create(call: Call, args: TemplateInput) -> TemplateInfo:
     """Create a task template: a Jinja prompt (and optional instructions) with typed parameters, the agent
-    that runs it (goose, openai, command or sampling) and its settings, the extensions it needs
-    (`goosuke` lets the agent call this hub's tools) and tags. Goose recipe rules apply: optional
-    parameters need a default, required ones cannot have one, and every parameter must be used.
+    that runs it (goose, openai, command or sampling) and the runner it runs on (runner_list; default the
+    built-in runner named like the agent), its knobs (model among the runner's, timeout within its bound,
+    retries...), the extensions it needs (`goosuke` lets the agent call this hub's tools) and tags. Goose
+    recipe rules apply: optional parameters need a default, required ones cannot have one, and every
+    parameter must be used. Host settings (argv, base_url, api_key_secret, provider) are an admin's: given
+    inline by an admin they become a runner named after the template.
     """
-    return await save_new(call, args)
+    definition, inline = split(args)
+    return await save_new(call, definition, inline, agent_given="agent" in args.model_fields_set)
 
 
 @plugin.tool(role=Role.operator)
 async def template_update(call: Call, args: TemplateUpdate) -> TemplateInfo:
     """Change some fields of a template; the others keep their value. The version goes up by one
-    when anything changed. Pass expected_version to refuse the change if someone changed it meanwhile."""
+    when anything changed. Pass expected_version to refuse the change if someone changed it meanwhile.
+    Built-in templates are read-only (copy one with template_copy). Every change is audited with the
+    schedules, webhooks and reactions that run the template."""
     changes = args.model_dump(exclude_unset=True, exclude={"name", "expected_version"})
     if changes.get("instructions") == "":
         changes["instructions"] = None
     async with call.app.db.session() as session:
         row = await store.get_row(session, args.name)
-        current = store.definition_of(row).model_dump()
-        definition = TemplateDefinition.model_validate({**current, **changes})
-        previews.validate(definition, agents(call))
-        info = TemplateInfo.of(
-            await store.replace(session, row, definition, call.principal.name, args.expected_version)
-        )
+        store.refuse_builtin(row, "changed")  # before an inline runner is made for it
+        current, version = store.definition_of(row).model_dump(), row.version
+    inline = args.agent_settings
+    if inline is not None:
+        changes["agent_settings"] = inline.knobs().model_dump()
+    definition = TemplateDefinition.model_validate({**current, **changes})
+    definition = await resolve(call, definition, inline, agent_given="agent" in args.model_fields_set)
+    expected = args.expected_version if args.expected_version is not None else version
+    async with call.app.db.session() as session:
+        row = await store.get_row(session, args.name)
+        info = TemplateInfo.of(await store.replace(session, row, definition, call.principal.name, expected))
     await notify(call, args.name)
     return info
 
@@ -141,7 +187,8 @@ async def template_copy(call: Call, args: TemplateCopy) -> TemplateInfo:
 
 @plugin.tool(role=Role.operator, destructive=True)
 async def template_delete(call: Call, args: TemplateName) -> Deleted:
-    """Delete a template. Its past executions stay (they record the template's name and version)."""
+    """Delete a template. Its past executions stay (they record the template's name and version).
+    Built-in templates cannot be deleted. Audited with the triggers that still run it."""
     async with call.app.db.session() as session:
         row = await store.remove(session, args.name, call.principal.name)
         deleted = Deleted(name=row.name, version=row.version)

@@ -107,8 +107,17 @@ def is_title_request(body: dict[str, Any]) -> bool:
 class LLMDouble:
     """A scripted OpenAI-compatible server; use as ``async with LLMDouble(script) as llm``."""
 
-    def __init__(self, script: list[Step] | None = None, *, model: str = "fake-model", title: str = "A title") -> None:
+    def __init__(
+        self,
+        script: list[Step] | None = None,
+        *,
+        model: str = "fake-model",
+        title: str = "A title",
+        api_key: str | None = None,
+    ) -> None:
         self.script = list(script or [])
+        self.api_key = api_key  # when set, other keys are refused with 401 (as OpenAI does)
+        self.refused: list[dict[str, Any]] = []
         self.model = model
         self.title = title
         self.turns: list[Turn] = []
@@ -160,6 +169,11 @@ class LLMDouble:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         self.authorizations.append(request.headers.get("authorization"))
+        if self.api_key is not None and request.headers.get("authorization") != f"Bearer {self.api_key}":
+            self.refused.append(body)
+            given = (request.headers.get("authorization") or "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {given}. You can find your API key at the provider."
+            return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, status_code=401)
         if is_title_request(body):
             self.title_requests.append(body)
             return self._answer(body, Say(self.title, 10, 3))

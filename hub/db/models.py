@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -53,6 +54,18 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # bumped by a password, role or disabled change: access tokens carrying an older one are refused (0008)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class AuthRevision(Base):
+    """One row whose counter every credential change bumps, so each hub process notices within a poll
+    (revoked API tokens, password/role/disabled changes made by another process; migration 0008)."""
+
+    __tablename__ = "auth_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ApiToken(Base):
@@ -102,10 +115,14 @@ class TaskTemplate(Base):
     instructions: Mapped[str | None] = mapped_column(Text)
     parameters: Mapped[list[Any]] = mapped_column(JSON, default=list)
     extensions: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    agent: Mapped[str] = mapped_column(String(32), index=True)
+    agent: Mapped[str | None] = mapped_column(String(32), index=True)  # none: the default runner's (0011)
     agent_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     tag_index: Mapped[str] = mapped_column(String(1000), default=",")  # ",a,b," for portable tag filters
+    runner: Mapped[str | None] = mapped_column(String(64), index=True)  # the runner it runs on (migration 0007)
+    delivery: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # deliver_to, announce_failures_to (0012)
+    # a built-in library template: read-only to every user, updated by the hub itself (migration 0009)
+    builtin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     version: Mapped[int] = mapped_column(Integer, default=1)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -152,7 +169,7 @@ class Execution(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     queued_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column()
-    finished_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)  # deliveries catch up by it (0012)
     claimed_by: Mapped[str | None] = mapped_column(String(32))
     pinned_to: Mapped[str | None] = mapped_column(String(32))  # only this engine may claim it (caller-bound)
     host: Mapped[str | None] = mapped_column(String(255))
@@ -201,7 +218,25 @@ class EngineInstance(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# -- extensions, the secrets vault, hub settings, Goose config sync (migration 0003) ----------------
+class RunnerRow(Base):
+    """An admin-defined runner: an agent kind and everything of a run that reaches the host or the network
+    (migration 0007; the model is :class:`hub.runners.model.RunnerDefinition`)."""
+
+    __tablename__ = "runners"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the default runner: templates without an agent or runner run on it; at most one (migration 0011)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    updated_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+# -- extensions, the secrets vault, Goose config sync (migration 0003) ----------------
 
 
 class Extension(Base):
@@ -237,19 +272,6 @@ class Secret(Base):
     key_id: Mapped[str] = mapped_column(String(16), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128), default="system")
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_by: Mapped[str] = mapped_column(String(128), default="system")
-
-
-class HubSetting(Base):
-    """A setting kept in the database; a secret one has no ``value`` here, it lives in the vault."""
-
-    __tablename__ = "hub_settings"
-
-    name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    value: Mapped[dict[str, Any] | None] = mapped_column()
-    secret: Mapped[bool] = mapped_column(Boolean, default=False)
-    description: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(128), default="system")
 
@@ -311,6 +333,22 @@ class ActionFiring(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
+class WebhookSignature(Base):
+    """A signature a hook accepted, kept while a replay of it could still pass (migration 0008).
+
+    ``digest`` is the SHA-256 of the hook id and the signature header; the primary key makes two hubs
+    that race on the same delivery collide, so a captured delivery starts one run whatever its
+    idempotency header says.
+    """
+
+    __tablename__ = "webhook_signatures"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action_id: Mapped[str] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"), index=True)
+    execution_id: Mapped[str | None] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 # -- Discord: per-guild/channel settings and the allow-list, reaction runs (migration 0005) -----------
 
 
@@ -350,3 +388,56 @@ class DiscordRun(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# -- deliveries: where results go (destinations, per-run routes, recorded deliveries; migration 0010) ----
+
+
+class DeliveryDestination(Base):
+    """A named place results go: ``kind`` discord (a channel or thread) or http (a signed callback)."""
+
+    __tablename__ = "delivery_destinations"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DeliveryRoute(Base):
+    """Where one execution started by ``template_run`` sends its result (``routes``: destination and ``on``)."""
+
+    __tablename__ = "delivery_routes"
+
+    execution_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    routes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Delivery(Base):
+    """One result sent to one destination: written before the first attempt, every attempt recorded.
+
+    Unique per execution, destination and purpose (``result`` or ``failure``), so two listeners or
+    two hubs that race for the same delivery collide. ``claimed_by`` is the engine that sends it; a
+    pending row of a dead engine is resumed at start-up.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("execution_id", "destination", "purpose", name="uq_deliveries_execution_id_destination"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    execution_id: Mapped[str] = mapped_column(String(32), index=True)
+    destination: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()

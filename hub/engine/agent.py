@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from hub.templates.definition import AgentSettings
+from hub.principal import Role
+from hub.runners.model import RunOptions
 from hub.templates.preview import RunPreview
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ class AgentRun:
     instructions: str | None
     params: dict[str, Any]
     extensions: list[str]
-    options: AgentSettings
+    options: RunOptions
+    """The template's knobs and its runner's host settings: the only place an agent reads them."""
     app: AppContext
     workdir: Path
     log: Callable[[str, str], None]
@@ -80,6 +82,8 @@ class AgentRun:
     attachment: Any = None
     """An in-memory object bound to this run by :meth:`CallerBoundAgent.bind` (e.g. the caller's sampler)."""
     output_limit: int = 200_000
+    role: Role = Role.operator
+    """The run's role (the caller's, or the trigger's): the highest role of the extensions it may get."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -39,7 +39,7 @@ from hub.engine.statements import (
 )
 from hub.errors import AgentRunError, GoosukeError
 from hub.principal import Role
-from hub.templates.definition import AgentSettings
+from hub.runners.model import RunOptions
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ class Runner:
             instructions=row.instructions,
             params=dict(row.params or {}),
             extensions=list(row.extensions or []),
-            options=AgentSettings.model_validate(row.agent_settings or {}),
+            options=RunOptions.model_validate(row.agent_settings or {}),
             app=engine.app,
             workdir=workdir,
             log=log,
@@ -242,6 +242,7 @@ class Runner:
             process_started=process_started,
             attachment=engine.take_attachment(row.id),
             output_limit=settings.execution_output_limit,
+            role=Role(row.run_role),
         )
 
     def _stop_message(self, status: str, row: Execution, active: Active) -> str:
@@ -304,10 +305,12 @@ class Runner:
     ) -> None:
         limit = self.engine.settings.execution_output_limit
         output = result.output if result is not None else None
+        structured = result.structured if result is not None else None
         vault = self.engine.app.services.find(Vault)
-        if vault is not None:
+        if vault is not None:  # nothing a run produced is stored with a known secret in it
             output = vault.scrub(output) if output else output
             error = vault.scrub(error) if error else error
+            structured = vault.scrub_data(structured) if structured is not None else None
         truncated = False
         if output is not None and len(output) > limit:
             output, truncated = output[:limit] + f"\n[goosuke] output truncated at {limit} characters", True
@@ -324,7 +327,7 @@ class Runner:
             "output": output,
             "output_truncated": truncated,
             "exit_code": result.exit_code if result is not None else None,
-            "structured": result.structured if result is not None else None,
+            "structured": structured,
             "usage": result.usage.model_dump(exclude_none=True) if result is not None and result.usage else None,
         }
         params = {

@@ -3,38 +3,39 @@
 A template is a prompt (plus optional instructions) written in Jinja syntax with typed parameters,
 following Goose recipe semantics: optional parameters need a default, required ones cannot have
 one, ``select`` needs options, and every parameter must be used (and every variable declared).
-Rendering runs in a :class:`~jinja2.sandbox.SandboxedEnvironment` with ``StrictUndefined``: an
-undefined variable, an attribute the sandbox forbids (``''.__class__``) or a runaway ``'x' * 10**9``
-becomes an :class:`~hub.errors.InvalidArguments` that says what to fix, never a crash.
+Rendering (``rendering.py``, re-exported here) runs in a bounded Jinja sandbox with ``StrictUndefined``:
+an undefined variable, an attribute the sandbox forbids (``''.__class__``), a runaway loop or a gigabyte
+string becomes an :class:`~hub.errors.InvalidArguments` that says what to fix, never a crash.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import anyio.to_thread
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
-from jinja2.exceptions import SecurityError
-from jinja2.nodes import Template as JinjaAst
-from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from hub.deliveries.routes import AnnounceFailuresTo, DeliverTo
 from hub.errors import InvalidArguments
+from hub.templates.rendering import (  # noqa: F401 - the rendering API, re-exported
+    MAX_RENDERED_CHARS,
+    RENDER_TIMEOUT,
+    is_plain,
+    render,
+    render_async,
+    variables_of,
+)
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
 MAX_SOURCE_CHARS = 200_000  # prompt or instructions as written
-MAX_RENDERED_CHARS = 2_000_000  # what one rendering may produce (a long transcript fits)
 MAX_PARAM_CHARS = 1_000_000  # one parameter value, as JSON
-RENDER_TIMEOUT = 5.0  # seconds a rendering may take before it is abandoned (a pathological template)
 
 InputType = Literal["string", "number", "boolean", "date", "select", "object", "array"]
 Requirement = Literal["required", "optional", "user_prompt"]
@@ -57,23 +58,22 @@ class Parameter(BaseModel):
 
 
 class AgentSettings(BaseModel):
-    """How the agent runs a template. Unset fields fall back to the hub's settings."""
+    """The knobs of a run an operator may set. Unset fields fall back to the runner, then the hub's settings.
+
+    What reaches the host or the network (a command's argv, a base URL, an API key's secret, Goose's
+    provider, plugin options) is the runner's (``hub/runners/``), never the template's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: str | None = Field(default=None, max_length=64, description="Goose provider, e.g. openai, ollama.")
-    model: str | None = Field(default=None, max_length=200, description="Model name for the provider.")
+    model: str | None = Field(
+        default=None, max_length=200, description="Model name, one of the runner's models (default: its first)."
+    )
     max_turns: int | None = Field(default=None, ge=1, le=1000, description="Goose turn limit.")
     timeout: float | None = Field(
-        default=None, gt=0, le=86_400, description="Seconds before the run is killed (timed_out)."
+        default=None, gt=0, le=86_400, description="Seconds before the run is killed (timed_out); the runner caps it."
     )
     concurrency: int | None = Field(default=None, ge=1, le=1000, description="Runs of this template at once.")
     retries: int = Field(default=0, ge=0, le=10, description="Automatic retries after failure or interruption.")
-    argv: list[str] | None = Field(default=None, description="command agent: program and arguments (no shell).")
-    base_url: str | None = Field(default=None, max_length=500, description="openai agent: API base URL.")
-    api_key_secret: str | None = Field(
-        default=None, max_length=128, description="openai agent: name of the secret holding the API key."
-    )
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=1_000_000, description="Largest answer, in tokens.")
     response_schema: dict[str, Any] | None = Field(
@@ -83,7 +83,29 @@ class AgentSettings(BaseModel):
             "parsed as JSON and becomes structured_output; a run whose answer does not match fails."
         ),
     )
-    options: dict[str, Any] = Field(default_factory=dict, description="Free-form settings for plugin agents.")
+
+
+HOST_FIELDS = ("argv", "base_url", "api_key_secret", "provider", "options")  # a runner's, never a template's
+
+
+class InlineSettings(AgentSettings):
+    """:class:`AgentSettings` plus a runner's host fields, accepted from admins only: the tools store them
+    as a runner (named after the template) and the template names it."""
+
+    provider: str | None = Field(default=None, max_length=64, description="Admins only (a runner's): Goose provider.")
+    argv: list[str] | None = Field(default=None, description="Admins only (a runner's): command agent program, argv.")
+    base_url: str | None = Field(default=None, max_length=500, description="Admins only (a runner's): openai URL.")
+    api_key_secret: str | None = Field(
+        default=None, max_length=128, description="Admins only (a runner's): secret holding the openai API key."
+    )
+    options: dict[str, Any] | None = Field(default=None, description="Admins only (a runner's): plugin settings.")
+
+    def host(self) -> dict[str, Any]:
+        """The host fields that were given (None and empty left out)."""
+        return {k: v for k in HOST_FIELDS if (v := getattr(self, k)) not in (None, {}, [])}
+
+    def knobs(self) -> AgentSettings:
+        return AgentSettings.model_validate(self.model_dump(exclude=set(HOST_FIELDS)))
 
 
 class TemplateDefinition(BaseModel):
@@ -100,9 +122,22 @@ class TemplateDefinition(BaseModel):
     extensions: list[str] = Field(
         default_factory=list, description="Hub extensions the run needs; `goosuke` gives the agent the hub's tools."
     )
-    agent: str = Field(default="goose", max_length=32, description="goose, openai, command or sampling.")
+    agent: str | None = Field(
+        default=None,
+        max_length=32,
+        description="goose, openai, command or sampling; none: the agent of its runner (the default runner when "
+        "it names none either).",
+    )
+    runner: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        description="The admin-defined runner (runner_list) it runs on; none: the built-in one named like its agent, "
+        "or the default runner (runner_list shows it) when the agent is unset too.",
+    )
     agent_settings: AgentSettings = Field(default_factory=AgentSettings)
     tags: list[str] = Field(default_factory=list, max_length=20)
+    deliver_to: DeliverTo = None  # where results go (hub/deliveries/); a run's or trigger's own routes replace these
+    announce_failures_to: AnnounceFailuresTo = None
 
     @field_validator("tags")
     @classmethod
@@ -120,64 +155,14 @@ class TemplateDefinition(BaseModel):
         data = self.model_dump(mode="json", exclude={"name"})
         if data["agent_settings"].get("response_schema") is None:  # added later: unset keeps older hashes
             del data["agent_settings"]["response_schema"]
+        if data.get("runner") is None:
+            del data["runner"]
+        for key in ("deliver_to", "announce_failures_to"):  # added later: unset keeps older hashes
+            if data.get(key) is None:
+                del data[key]
+        # the host fields moved to runners: hashed as their old empty values, so older hashes hold
+        data["agent_settings"].update(provider=None, argv=None, base_url=None, api_key_secret=None, options={})
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The stock sandbox, plus a guard against ``'x' * 10**9`` and ``2 ** 10**9``."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 1000:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-                if sized and len(seq) * times > MAX_RENDERED_CHARS:
-                    raise SecurityError("repetition too large")
-        return super().call_binop(context, operator, left, right)
-
-
-_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-
-
-@functools.lru_cache(maxsize=512)
-def _compiled_cached(source: str) -> Any:
-    return _ENV.from_string(source)
-
-
-def _syntax_error(exc: TemplateSyntaxError, label: str) -> InvalidArguments:
-    return InvalidArguments(
-        f"The {label} has a Jinja syntax error on line {exc.lineno}: {exc.message}. "
-        "Use {{ name }} for parameters and {% if %}/{% for %} blocks as in Goose recipes.",
-        errors=[{"field": label, "message": str(exc.message), "type": "template_syntax"}],
-    )
-
-
-def _compiled(source: str, label: str) -> Any:
-    """The compiled template (cached per source text)."""
-    try:
-        return _compiled_cached(source)
-    except TemplateSyntaxError as exc:
-        raise _syntax_error(exc, label) from None
-
-
-def _parse(source: str, label: str) -> JinjaAst:
-    try:
-        return _ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        raise _syntax_error(exc, label) from None
-
-
-def is_plain(source: str) -> bool:
-    """True when ``source`` holds no Jinja syntax at all: it renders to itself."""
-    return "{" not in source
-
-
-def variables_of(source: str, label: str = "prompt") -> set[str]:
-    """The undeclared variables a Jinja text uses (its parameters)."""
-    return set(meta.find_undeclared_variables(_parse(source, label)))
 
 
 def check_definition(definition: TemplateDefinition) -> None:
@@ -317,47 +302,6 @@ def bind_values(parameters: list[Parameter], given: Mapping[str, Any] | None) ->
             errors=[{"field": p.key, "message": "required", "type": "parameter_missing"} for p in missing],
         )
     return values
-
-
-def render(source: str, values: Mapping[str, Any], label: str = "prompt") -> str:
-    """Render Jinja text in the sandbox (synchronously; prefer :func:`render_async` in the hub).
-
-    Raises:
-        InvalidArguments: undefined variable, forbidden operation, syntax or runtime error, too long.
-    """
-    compiled = _compiled(source, label)
-    try:
-        text = str(compiled.render(**values))
-    except UndefinedError as exc:
-        raise InvalidArguments(
-            f"The {label} uses something undefined ({exc.message}). Every variable must be a parameter of the "
-            "template; check the spelling.",
-            errors=[{"field": label, "message": str(exc.message), "type": "template_undefined"}],
-        ) from None
-    except SecurityError as exc:
-        raise InvalidArguments(
-            f"The {label} tried something the template sandbox forbids ({exc}). Templates may use their "
-            "parameters, Jinja filters and tests, not Python internals.",
-            errors=[{"field": label, "message": "forbidden by the sandbox", "type": "template_security"}],
-        ) from None
-    except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
-        raise InvalidArguments(
-            f"Rendering the {label} failed: {type(exc).__name__}: {exc}.",
-            errors=[{"field": label, "message": "render error", "type": "template_render"}],
-        ) from None
-    if len(text) > MAX_RENDERED_CHARS:
-        raise InvalidArguments(f"The rendered {label} is longer than {MAX_RENDERED_CHARS} characters.")
-    return text
-
-
-async def render_async(source: str, values: Mapping[str, Any], label: str = "prompt") -> str:
-    """:func:`render` in a worker thread, so a heavy template never stalls the event loop (a text without
-    Jinja syntax is its own rendering)."""
-    if is_plain(source):  # nothing that could run long: render here, without a worker thread
-        return render(source, values, label)
-    with anyio.move_on_after(RENDER_TIMEOUT):
-        return await anyio.to_thread.run_sync(render, source, dict(values), label, abandon_on_cancel=True)
-    raise InvalidArguments(f"Rendering the {label} took longer than {RENDER_TIMEOUT:.0f} s; simplify its loops.")
 
 
 def _preview(value: Any) -> str:

@@ -1,8 +1,10 @@
 """The built-in template library (``hub/templates/library/*.yaml``), seeded when the hub starts.
 
-Seeding is idempotent and never overwrites a user's change: a library template is added once;
-a later hub release updates it only while nobody has changed it; a deleted one stays deleted.
-Copy one with template_copy to make your own.
+Library templates are stored with ``builtin`` set and are read-only: template_update, template_delete and
+template_import_recipe(replace) refuse them for every role; copy one with template_copy, change the copy
+and point triggers at it. The hub itself keeps them equal to this release's files: a new release that
+changes a file updates the row (version up, audited as ``library``). A template of a library name that is
+not built in (a user's, or one changed before built-ins were read-only) is never touched.
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ from sqlalchemy import Connection, Table, bindparam, select
 
 from hub.db.models import TaskTemplate
 from hub.errors import InvalidArguments, NotFound
-from hub.templates.definition import AgentSettings, TemplateDefinition, bind_values, check_definition, render_async
+from hub.runners.model import RunOptions, builtin_runner, effective, runner_name_for
+from hub.runners.store import read_for
+from hub.templates.definition import TemplateDefinition, bind_values, check_definition
+from hub.templates.rendering import render_async
 from hub.templates.store import definition_of
 
 TEMPLATES = TaskTemplate.__table__
@@ -35,7 +38,8 @@ class RunPreview:
     prompt: str
     instructions: str | None
     extensions: list[str]
-    options: AgentSettings
+    options: RunOptions
+    """The template's knobs on its runner (:func:`hub.runners.model.effective`): all an agent reads."""
 
 
 @runtime_checkable
@@ -62,13 +66,26 @@ def _definition(row: Any) -> TemplateDefinition:
 
 
 async def prepare(read: Reader, template: str, params: Mapping[str, Any] | None = None) -> RunPreview:
-    """Load ``template``, check ``params`` and render its prompt and instructions (nothing is written).
+    """Load ``template``, resolve its runner, check ``params`` and render its prompt and instructions
+    (nothing is written).
+
+    Raises:
+        NotFound: no such template.
+        InvalidArguments: bad parameters, a rendering error, or a runner that is unknown or does not allow
+            the template's model or timeout (naming the field).
 
     ``read`` runs a synchronous read: ``Database.read``, or the engine's shorter road."""
     row = await read(lambda conn: conn.execute(SELECT_TEMPLATE, {"b_name": template}).first())
     if row is None:
         raise NotFound(f"No template named {template!r}. List templates with template_list.")
     definition, version = _definition(row), row.version
+    if definition.runner is None and definition.agent is not None:  # the built-in runner: no second read
+        name = runner_name_for(definition.agent, None)
+        runner = builtin_runner(name)
+    else:  # its runner, or the default runner
+        name, runner = await read(lambda conn: read_for(conn, definition.agent, definition.runner))
+    options = effective(definition.agent, definition.agent_settings, runner, name)
+    agent = definition.agent or (runner.agent if runner is not None else name)
     values = bind_values(definition.parameters, params)
     prompt = await render_async(definition.prompt, values, "prompt")
     instructions = None
@@ -77,12 +94,12 @@ async def prepare(read: Reader, template: str, params: Mapping[str, Any] | None 
     return RunPreview(
         template=definition.name,
         version=version,
-        agent=definition.agent,
+        agent=agent,
         params=values,
         prompt=prompt,
         instructions=instructions,
         extensions=list(definition.extensions),
-        options=definition.agent_settings.model_copy(),
+        options=options,
     )
 
 
@@ -92,6 +109,9 @@ def validate(definition: TemplateDefinition, agents: Mapping[str, Any]) -> None:
     Raises:
         InvalidArguments: what is wrong and how to fix it.
     """
+    if definition.agent is None:  # the default runner's agent, known at run time: the recipe rules only
+        check_definition(definition)
+        return
     agent = agents.get(definition.agent)
     if agent is None:
         known = ", ".join(sorted(agents)) or "none installed"

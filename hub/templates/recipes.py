@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from hub.errors import InvalidArguments, describe_validation_errors
@@ -21,17 +22,72 @@ from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, GOOSE_BUILTINS, HUB
 from hub.extensions.store import ExtensionStore
 from hub.templates.definition import TemplateDefinition
 
+MAX_RECIPE_CHARS = 500_000  # a recipe's text
+MAX_RECIPE_DEPTH = 32  # nested mappings and lists (Goose recipes need about 6)
+MAX_RECIPE_EXPANDED = MAX_RECIPE_CHARS  # what the document weighs with every alias expanded (characters)
+
+
+def _recipe_error(message: str, kind: str) -> InvalidArguments:
+    return InvalidArguments(message, errors=[{"field": "recipe", "message": message, "type": kind}])
+
+
+def _check_shape(text: str) -> None:
+    """Walk the YAML events (an iterative parser: no recursion) before anything is built: refuse a document
+    nested deeper than :data:`MAX_RECIPE_DEPTH`, or whose aliases would expand it beyond
+    :data:`MAX_RECIPE_EXPANDED` characters (a "billion laughs" alias bomb). Aliases within that budget
+    are fine."""
+    weights: dict[str, int] = {}
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, weight so far) of each open collection
+    total = 0
+    for event in YAML(typ="safe", pure=True).parse(text):
+        if isinstance(event, CollectionStartEvent):
+            if len(open_nodes) >= MAX_RECIPE_DEPTH:
+                raise _recipe_error(
+                    f"The recipe is nested more than {MAX_RECIPE_DEPTH} levels deep; flatten it.", "recipe_depth"
+                )
+            open_nodes.append((event.anchor, 1))
+            continue
+        if isinstance(event, CollectionEndEvent):
+            anchor, weight = open_nodes.pop()
+        elif isinstance(event, ScalarEvent):
+            anchor, weight = event.anchor, len(event.value) + 1
+        elif isinstance(event, AliasEvent):
+            anchor, weight = None, weights.get(str(event.anchor), 1)
+        else:
+            continue
+        if anchor is not None:
+            weights[str(anchor)] = weight
+        if open_nodes:
+            parent_anchor, parent_weight = open_nodes[-1]
+            open_nodes[-1] = (parent_anchor, parent_weight + weight)
+        else:
+            total += weight
+        if weight > MAX_RECIPE_EXPANDED or total > MAX_RECIPE_EXPANDED:
+            raise _recipe_error(
+                f"The recipe's aliases (*name) expand it beyond {MAX_RECIPE_EXPANDED} characters; write the "
+                "repeated parts out or drop the aliases.",
+                "recipe_aliases",
+            )
+
 
 def parse_recipe(text: str) -> Any:
     """The recipe's YAML (or JSON) as data.
 
     Raises:
-        InvalidArguments: it is not valid YAML.
+        InvalidArguments: it is not valid YAML, or too long, too deep or an alias bomb (field ``recipe``).
     """
+    if len(text) > MAX_RECIPE_CHARS:
+        raise _recipe_error(f"The recipe is longer than {MAX_RECIPE_CHARS} characters.", "too_long")
     try:
+        _check_shape(text)
         return YAML(typ="safe").load(text)
     except YAMLError as exc:
-        raise InvalidArguments(f"The recipe is not valid YAML: {exc}".splitlines()[0]) from None
+        message = f"The recipe is not valid YAML: {exc}".splitlines()[0]
+        raise _recipe_error(message, "yaml_syntax") from None
+    except RecursionError:  # a shape the event walk let through and the composer could not build
+        raise _recipe_error(
+            f"The recipe is nested too deeply (at most {MAX_RECIPE_DEPTH} levels).", "recipe_depth"
+        ) from None
 
 
 def dump_recipe(recipe: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -183,7 +239,6 @@ async def recipe_of(definition: TemplateDefinition, *, hub_url: str, store: Exte
     settings = {
         k: v
         for k, v in (
-            ("goose_provider", options.provider),
             ("goose_model", options.model),
             ("temperature", options.temperature),
             ("max_turns", options.max_turns),

@@ -1,4 +1,10 @@
-"""Stored templates: definitions in and out of rows, versions, listing, and seeding the built-in library."""
+"""Stored templates: definitions in and out of rows, versions, listing, and seeding the built-in library.
+
+Built-in templates (``builtin`` on the row, set only by :func:`seed_library`) are read-only: :func:`replace`
+and :func:`remove` refuse them unless the hub itself (the library seeding) asks. Every change is audited
+(``template.create``/``update``/``delete``), naming the triggers (schedules, webhooks, reactions) that run
+the template, so a change to what a trigger runs is traceable.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.accounts import audit
 from hub.clock import UtcDatetime, aware
 from hub.db import Database
-from hub.db.models import TaskTemplate, TemplateSeed, utcnow
-from hub.errors import Conflict, NotFound
+from hub.db.models import Action, TaskTemplate, TemplateSeed, utcnow
+from hub.deliveries.store import check_destinations
+from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.templates.definition import (
     AgentSettings,
     Parameter,
@@ -26,6 +33,9 @@ class TemplateInfo(TemplateDefinition):
     """A stored template: its definition plus version and bookkeeping."""
 
     version: int = Field(description="Bumped on every change; executions record the version they ran.")
+    builtin: bool = Field(
+        default=False, description="A built-in library template: read-only; copy it with template_copy to change it."
+    )
     created_at: UtcDatetime
     updated_at: UtcDatetime
     created_by: str
@@ -37,6 +47,7 @@ class TemplateInfo(TemplateDefinition):
         return cls(
             **definition_of(row).model_dump(),
             version=row.version,
+            builtin=bool(row.builtin),
             created_at=aware(row.created_at),
             updated_at=aware(row.updated_at),
             created_by=row.created_by,
@@ -49,9 +60,13 @@ class TemplateSummary(BaseModel):
     name: str
     title: str
     description: str
-    agent: str
+    agent: str | None = Field(default=None, description="Its agent (none: the default runner's).")
+    runner: str | None = Field(
+        default=None, description="The runner it runs on (none: the built-in one of its agent, or the default runner)."
+    )
     tags: list[str]
     version: int
+    builtin: bool = Field(default=False, description="A read-only built-in library template.")
     parameters: list[str] = Field(description="Parameter keys; required ones end with `*`.")
     updated_at: UtcDatetime
 
@@ -63,14 +78,19 @@ class TemplateSummary(BaseModel):
             title=row.title,
             description=row.description,
             agent=row.agent,
+            runner=row.runner,
             tags=list(row.tags or []),
             version=row.version,
+            builtin=bool(row.builtin),
             parameters=[p.key + ("" if p.requirement == "optional" else "*") for p in params],
             updated_at=aware(row.updated_at),
         )
 
 
-def definition_of(row: TaskTemplate) -> TemplateDefinition:
+def definition_of(row: Any, agent_settings: AgentSettings | None = None) -> TemplateDefinition:
+    """A row (ORM or Core) as a definition; ``agent_settings`` replaces the stored ones (the migration)."""
+    if agent_settings is None:
+        agent_settings = AgentSettings.model_validate(row.agent_settings or {})
     return TemplateDefinition(
         name=row.name,
         title=row.title,
@@ -80,8 +100,10 @@ def definition_of(row: TaskTemplate) -> TemplateDefinition:
         parameters=[Parameter.model_validate(p) for p in row.parameters or []],
         extensions=list(row.extensions or []),
         agent=row.agent,
-        agent_settings=AgentSettings.model_validate(row.agent_settings or {}),
+        runner=row.runner,
+        agent_settings=agent_settings,
         tags=list(row.tags or []),
+        **(getattr(row, "delivery", None) or {}),
     )
 
 
@@ -94,8 +116,11 @@ def _apply(row: TaskTemplate, definition: TemplateDefinition) -> None:
     row.parameters = data["parameters"]
     row.extensions = data["extensions"]
     row.agent = data["agent"]
+    row.runner = data["runner"]
     row.agent_settings = data["agent_settings"]
     row.tags = data["tags"]
+    routing = {k: data[k] for k in ("deliver_to", "announce_failures_to") if data[k] is not None}
+    row.delivery = routing or None
     row.tag_index = "," + ",".join(data["tags"]) + ("," if data["tags"] else "")
     row.content_hash = definition.content_hash()
 
@@ -112,27 +137,69 @@ async def get_row(session: AsyncSession, name: str) -> TaskTemplate:
     return row
 
 
-async def create(session: AsyncSession, definition: TemplateDefinition, actor: str) -> TaskTemplate:
+async def triggers_of(session: AsyncSession, name: str) -> list[str]:
+    """The triggers that run the template, as ``kind:name`` (``schedule:nightly``, ``reaction:summary``...)."""
+    rows = await session.execute(select(Action.kind, Action.name).where(Action.template == name).order_by(Action.name))
+    return [f"{kind}:{action}" for kind, action in rows]
+
+
+def refuse_builtin(row: TaskTemplate, verb: str) -> None:
+    """Raises:
+    PermissionDenied: ``row`` is a built-in template (naming template_copy, the way to change one).
+    """
+    if not row.builtin:
+        return
+    message = (
+        f"Template {row.name!r} is built in and read-only, so it cannot be {verb}. Copy it under another name "
+        f"(template_copy name={row.name} new_name=my-{row.name}), change the copy, and point your schedules, "
+        "webhooks and reactions at the copy."
+    )
+    raise PermissionDenied(message, errors=[{"field": "name", "message": message, "type": "template_builtin"}])
+
+
+def _changed(row: TaskTemplate, definition: TemplateDefinition) -> list[str]:
+    before, after = definition_of(row).model_dump(mode="json"), definition.model_dump(mode="json")
+    return sorted(k for k in after if before.get(k) != after[k])
+
+
+async def create(
+    session: AsyncSession, definition: TemplateDefinition, actor: str, *, builtin: bool = False
+) -> TaskTemplate:
     if await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == definition.name)):
         raise Conflict(
             f"A template named {definition.name!r} exists already. Change it with template_update, "
             "or pick another name."
         )
-    row = TaskTemplate(name=definition.name, version=1, created_by=actor, updated_by=actor)
+    await check_destinations(session, definition)
+    row = TaskTemplate(name=definition.name, version=1, created_by=actor, updated_by=actor, builtin=builtin)
     _apply(row, definition)
     session.add(row)
     try:
         await session.flush()
     except IntegrityError:
         raise Conflict(f"A template named {definition.name!r} was just created by someone else.") from None
-    await audit(session, actor, "template.create", definition.name, version=1)
+    triggers = await triggers_of(session, definition.name)  # a trigger may name a template before it exists
+    await audit(session, actor, "template.create", definition.name, version=1, triggers=triggers)
     return row
 
 
 async def replace(
-    session: AsyncSession, row: TaskTemplate, definition: TemplateDefinition, actor: str, expected: int | None = None
+    session: AsyncSession,
+    row: TaskTemplate,
+    definition: TemplateDefinition,
+    actor: str,
+    expected: int | None = None,
+    *,
+    library: bool = False,
 ) -> TaskTemplate:
-    """Store a new definition; the version goes up when anything changed."""
+    """Store a new definition; the version goes up when anything changed.
+
+    Raises:
+        PermissionDenied: ``row`` is built in (only the library seeding, ``library``, changes one).
+        Conflict: ``expected`` is not the current version.
+    """
+    if not library:
+        refuse_builtin(row, "changed")
     if expected is not None and expected != row.version:
         raise Conflict(
             f"Template {row.name!r} is at version {row.version}, not {expected}: someone changed it. "
@@ -140,18 +207,27 @@ async def replace(
         )
     if definition.content_hash() == row.content_hash:
         return row
+    await check_destinations(session, definition)
+    changed = _changed(row, definition)
     _apply(row, definition)
     row.version += 1
     row.updated_at = utcnow()
     row.updated_by = actor
-    await audit(session, actor, "template.update", row.name, version=row.version)
+    triggers = await triggers_of(session, row.name)
+    await audit(session, actor, "template.update", row.name, version=row.version, changed=changed, triggers=triggers)
     return row
 
 
 async def remove(session: AsyncSession, name: str, actor: str) -> TaskTemplate:
+    """Raises:
+    NotFound: no such template.
+    PermissionDenied: it is built in.
+    """
     row = await get_row(session, name)
+    refuse_builtin(row, "deleted")
+    triggers = await triggers_of(session, name)
     await session.delete(row)
-    await audit(session, actor, "template.delete", name, version=row.version)
+    await audit(session, actor, "template.delete", name, version=row.version, triggers=triggers)
     return row
 
 
@@ -183,9 +259,12 @@ async def list_rows(
 
 
 async def seed_library(db: Database, definitions: Iterable[TemplateDefinition], actor: str = "library") -> list[str]:
-    """Add the built-in templates once; later releases update them only where nobody changed them.
+    """Add the built-in templates, and keep them equal to the library of this release.
 
-    A template a user changed, replaced or deleted is never touched again. Returns the names written.
+    A built-in row (``builtin``) belongs to the hub: when a release changes its file, the row is updated
+    (version up, audited as ``library`` with the triggers that run it). A template of that name that is not
+    built in (a user's, or a built-in a user changed before built-ins became read-only) is never touched;
+    nor is one deleted before then (its seed row stays). Returns the names written.
     """
     written = []
     for definition in definitions:
@@ -198,12 +277,13 @@ async def seed_library(db: Database, definitions: Iterable[TemplateDefinition], 
                 if seed is None:
                     session.add(TemplateSeed(name=definition.name, content_hash=new_hash))
                     if row is None:
-                        await create(session, definition, actor)
+                        await create(session, definition, actor, builtin=True)
                         changed = True
-                elif row is not None and row.content_hash == seed.content_hash and seed.content_hash != new_hash:
-                    await replace(session, row, definition, actor)
-                    seed.content_hash, seed.seeded_at = new_hash, utcnow()
+                elif row is not None and row.builtin and row.content_hash != new_hash:
+                    await replace(session, row, definition, actor, library=True)
                     changed = True
+                if seed is not None and seed.content_hash != new_hash and (row is None or row.builtin):
+                    seed.content_hash, seed.seeded_at = new_hash, utcnow()
         except (IntegrityError, Conflict):  # another hub seeded it at the same moment
             continue
         if changed:

@@ -1,4 +1,4 @@
-"""The vault's services: the :class:`Vault` itself, and :class:`HubSettings` kept beside it."""
+"""The vault's service: the :class:`Vault`."""
 
 from __future__ import annotations
 
@@ -6,20 +6,17 @@ from hub.context import AppContext
 from hub.plugin import Plugin
 from hub.vault.scrubbing import install_log_scrubber
 from hub.vault.service import Vault
-from hub.vault.stored_settings import HubSettings
 
 plugin = Plugin("vault-service")
 
 
 @plugin.service(Vault)
 async def start_vault(app: AppContext) -> Vault:
-    """Load the keys and check them against the stored rows; mask every known value in the logs."""
+    """Load the keys and check them against the stored rows; mask every known value (the vault's and the
+    configured secrets) in the logs."""
     vault = Vault(app.db, app.settings)
+    vault.remember_configured()  # even when the vault's key is wrong: the settings' secrets stay masked
     await vault.start()
     install_log_scrubber(vault.scrubber)
     return vault
 
-
-@plugin.service(HubSettings, needs=[Vault])
-def stored_settings(app: AppContext) -> HubSettings:
-    return HubSettings(app.db, app.services.get(Vault))

@@ -54,13 +54,14 @@ async def test_the_prompt_goes_to_stdin_and_a_json_stdout_is_structured_output(s
         assert "stderr: to the log only" in await log_text(app, info.id)
 
 
-async def test_a_command_template_needs_argv(settings: Settings) -> None:
+async def test_a_command_template_needs_a_runner(settings: Settings) -> None:
     async with hub_running(settings) as app, Client(app.server) as client:
         result = await client.call_tool(
             "template_create", {"name": "bare", "title": "Bare", "prompt": "x", "agent": "command"}
         )
     assert result.is_error
-    assert "The command agent needs agent_settings.argv" in result.content[0].text
+    assert "The command agent has no built-in runner" in result.content[0].text
+    assert "runner_create" in result.content[0].text
 
 
 async def test_a_command_with_the_goosuke_extension_calls_the_hub_with_its_run_token(live_hub: LiveHub) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 
+import anyio
+import anyio.abc
 import pytest
 from mcp import Client
 from pydantic import SecretStr
@@ -102,3 +105,31 @@ async def test_a_non_streaming_server_is_understood_too(openai_settings: Setting
         await add_template(app, "ask", agent="openai")
         info = await finished(app, (await engine_of(app).submit("ask", trigger=API)).id)
     assert info.status == "succeeded" and info.output == "whole answer"
+
+
+async def test_an_endless_error_body_is_read_only_up_to_a_bounded_prefix(settings: Settings) -> None:
+    """A server answering 500 with a body that never ends: the run fails with the body's start, instead of
+    reading (and holding) it whole until the run's timeout."""
+
+    async def endless(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                await stream.receive()
+                await stream.send(
+                    b"HTTP/1.1 500 Oops\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                )
+                chunk = b"x" * 65536
+                while True:
+                    await stream.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1", local_port=0)
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    settings.openai_base_url = f"http://127.0.0.1:{port}/v1"
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, endless)
+        async with hub_running(settings) as app:
+            await add_template(app, "ask", agent="openai", timeout=60)
+            info = await finished(app, (await engine_of(app).submit("ask", trigger=API)).id, timeout=90)
+        tg.cancel_scope.cancel()
+    assert info.status == "failed", (info.status, (info.error or "")[:200])
+    assert "answered 500: xxxx" in (info.error or "")

@@ -18,10 +18,8 @@ from hub.app import create_app
 from hub.context import AppContext
 from hub.discord import DiscordService
 from hub.settings import Settings
-from hub.templates import store
-from hub.templates.definition import AgentSettings
 from tests.conftest import LiveHub, serve
-from tests.engine_support import until
+from tests.engine_support import repoint_template, until
 
 
 def point_at(settings: Settings, discord: DiscordDouble, llm: LLMDouble | None = None, **extra: Any) -> Settings:
@@ -68,12 +66,7 @@ async def _connected(service: DiscordService) -> bool:
 
 async def summaries_with_openai(app: AppContext, timeout: float = 60.0) -> None:
     """Run meeting-summary with the `openai` agent (against the LLM double) instead of Goose."""
-    async with app.db.session() as session:
-        row = await store.get_row(session, "meeting-summary")
-        definition = store.definition_of(row).model_copy(
-            update={"agent": "openai", "agent_settings": AgentSettings(timeout=timeout)}
-        )
-        await store.replace(session, row, definition, "test")
+    await repoint_template(app, "meeting-summary", agent="openai", timeout=timeout)
 
 
 @dataclass

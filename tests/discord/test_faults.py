@@ -17,8 +17,6 @@ from hub.db.models import DiscordRun
 from hub.discord import runs as run_module
 from hub.engine import Engine
 from hub.settings import Settings
-from hub.templates import store
-from hub.templates.definition import AgentSettings
 from tests.conftest import LiveHub
 from tests.discord.support import (
     GatedLLM,
@@ -29,7 +27,7 @@ from tests.discord.support import (
     point_at,
     summaries_with_openai,
 )
-from tests.engine_support import until
+from tests.engine_support import repoint_template, until
 
 pytestmark = pytest.mark.anyio
 
@@ -142,12 +140,8 @@ async def test_a_summary_interrupted_by_a_hub_restart_is_finished_by_the_next_hu
         point_at(settings, discord, llm)
         async with discord_hub(settings) as first:
             await summaries_with_openai(first.context)
-            async with first.context.db.session() as session:  # one automatic retry after an interruption
-                row = await store.get_row(session, "meeting-summary")
-                retrying = store.definition_of(row).model_copy(
-                    update={"agent_settings": AgentSettings(timeout=60, retries=1)}
-                )
-                await store.replace(session, row, retrying, "test")
+            # one automatic retry after an interruption
+            await repoint_template(first.context, "meeting-summary", timeout=60, retries=1)
             await bot_ready(first.context)
             ids = conversation(discord, world)
             await discord.react(world.general, ids[-1], world.ana, "✏️")

@@ -12,11 +12,10 @@ import pytest
 from harness.doubles.discord import DiscordDouble
 from hub.context import AppContext
 from hub.settings import Settings
-from hub.templates import store
-from hub.templates.definition import AgentSettings, Parameter
+from hub.templates.definition import Parameter
 from tests.conftest import LiveHub
 from tests.discord.support import World, bot_of, bot_ready, conversation, discord_hub, point_at
-from tests.engine_support import add_template, python_argv, until
+from tests.engine_support import add_template, python_argv, repoint_template, until
 
 pytestmark = pytest.mark.anyio
 
@@ -24,12 +23,7 @@ ECHO_SUMMARY = "import sys; sys.stdin.read(); print('## Summary'); print('Done.'
 
 
 async def summaries_with_command(app: AppContext) -> None:
-    async with app.db.session() as session:
-        row = await store.get_row(session, "meeting-summary")
-        definition = store.definition_of(row).model_copy(
-            update={"agent": "command", "agent_settings": AgentSettings(argv=python_argv(ECHO_SUMMARY), timeout=30)}
-        )
-        await store.replace(session, row, definition, "test")
+    await repoint_template(app, "meeting-summary", agent="command", argv=python_argv(ECHO_SUMMARY), timeout=30)
 
 
 @pytest.fixture

@@ -58,8 +58,6 @@ async def test_every_datetime_a_tool_returns_has_an_offset(settings: Settings) -
         await run("schedule_create", {"name": "nightly", "template": "echo", "cron": "0 3 * * *"})
         await run("schedule_list", {})
         await run("action_list", {})
-        await run("hub_setting_set", {"name": "greeting", "value": "hello"})
-        await run("hub_setting_list")
         await run("hub_info")
     found = [(tool, path, value) for tool, output in outputs.items() for path, value in _times(output)]
     for tool in ("user_list", "token_list", "secret_list", "template_get", "execution_get"):

@@ -202,8 +202,8 @@ async def test_list_filters_search_and_pages(hub: AppContext) -> None:
         assert everything["total"] == 9  # five notes and the four library templates
         tagged = await call(client, "template_list", tag="notes")
         assert [t["name"] for t in tagged["templates"]] == ["note-1", "note-3"]
-        by_agent = await call(client, "template_list", agent="goose")
-        assert {t["name"] for t in by_agent["templates"]} == {"meeting-summary", "daily-digest", "triage-issue"}
+        by_agent = await call(client, "template_list", agent="openai")  # the others run on the default runner
+        assert {t["name"] for t in by_agent["templates"]} == {"recommend-extensions"}
         found = await call(client, "template_list", search="TRANSCRIPT")
         assert [t["name"] for t in found["templates"]] == ["meeting-summary"]
         page = await call(client, "template_list", search="NOTE-", limit=2, offset=2)
@@ -244,22 +244,25 @@ async def test_templates_are_prompts_and_resources(hub: AppContext) -> None:
 # -- the built-in library --------------------------------------------------------------------------
 
 
-async def test_the_library_is_seeded_once_and_never_overwrites_a_users_change(settings: Settings) -> None:
+async def test_the_library_is_seeded_once_read_only_and_updated_by_the_hub(settings: Settings) -> None:
     async with hub_running(settings) as app, Client(app.server) as client:
         names = {t["name"] for t in (await call(client, "template_list"))["templates"]}
         assert names == {"meeting-summary", "daily-digest", "recommend-extensions", "triage-issue"}
-        await call(client, "template_update", name="meeting-summary", title="Our summary")
-        await call(client, "template_delete", name="daily-digest")
+        refused = await client.call_tool("template_update", {"name": "meeting-summary", "title": "Our summary"})
+        assert refused.is_error and "template_copy" in refused.content[0].text  # type: ignore[union-attr]
+        await call(client, "template_copy", name="daily-digest", new_name="our-digest")
+        await call(client, "template_update", name="our-digest", title="Our digest")
     async with hub_running(settings) as app, Client(app.server) as client:
         listed = {t["name"]: t for t in (await call(client, "template_list"))["templates"]}
-        assert set(listed) == {"meeting-summary", "recommend-extensions", "triage-issue"}  # deleted stays deleted
-        assert listed["meeting-summary"]["title"] == "Our summary" and listed["meeting-summary"]["version"] == 2
-        # a newer library (a hub upgrade) updates only the templates nobody changed
+        assert set(listed) == names | {"our-digest"}  # a restart seeds nothing twice
+        assert listed["meeting-summary"]["version"] == 1 and listed["our-digest"]["title"] == "Our digest"
+        # a newer library (a hub upgrade) updates every built-in; the copy is the user's
         newer = [d.model_copy(update={"description": d.description + " (v2)"}) for d in library()]
         written = await store.seed_library(app.db, newer)
-        assert written == ["recommend-extensions", "triage-issue"]
+        assert written == ["daily-digest", "meeting-summary", "recommend-extensions", "triage-issue"]
         triage = await call(client, "template_get", name="triage-issue")
         assert triage["version"] == 2 and triage["description"].endswith("(v2)") and triage["updated_by"] == "library"
+        assert not (await call(client, "template_get", name="our-digest"))["description"].endswith("(v2)")
 
 
 async def test_meeting_summary_asks_for_decisions_owners_and_questions_in_the_channels_language() -> None:
@@ -354,7 +357,9 @@ async def test_a_goose_recipe_imports_as_a_template_and_round_trips(hub: AppCont
         template = imported["template"]
         assert template["name"] == "repo-summary" and template["agent"] == "goose"
         assert template["extensions"] == ["hub", "developer"]
-        assert template["agent_settings"]["provider"] == "openai" and template["agent_settings"]["max_turns"] == 20
+        assert template["agent_settings"]["max_turns"] == 20 and template["runner"] == "repo-summary"
+        runner = await call(client, "runner_get", name="repo-summary")  # the provider is an admin's, on a runner
+        assert runner["provider"] == "openai" and runner["models"] == ["gpt-4o"] and runner["builtins"] == []
         schema = {"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]}
         assert template["agent_settings"]["response_schema"] == schema
         assert not any("schema" in w for w in imported["warnings"])
@@ -368,6 +373,7 @@ async def test_a_goose_recipe_imports_as_a_template_and_round_trips(hub: AppCont
         exported = await call(client, "template_export_recipe", name="repo-summary")
         assert goose_validate(exported["recipe_yaml"], tmp_path).returncode == 0
         assert exported["recipe"]["response"] == {"json_schema": schema}
+        assert exported["recipe"]["settings"]["goose_provider"] == "openai"
         rendered = await call(client, "template_render", name="repo-summary", params={"target": "README.md"})
         assert rendered["prompt"] == "Summarize README.md focusing on structure."
 

@@ -12,11 +12,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from hub.db.models import AuditEvent, HubSetting, Secret
+from hub.db.models import AuditEvent, Secret
 from hub.settings import Settings
 from hub.vault.keys import generate_key, key_id, parse_keys
 from hub.vault.service import Vault
-from hub.vault.stored_settings import HubSettings
 from tests.extension_support import call, call_error, local_hub
 
 pytestmark = pytest.mark.anyio
@@ -173,27 +172,3 @@ async def test_scrub_masks_every_known_value_even_json_escaped(settings: Setting
         assert VALUE not in scrubbed and 'pa"ss\\word' not in scrubbed and 'pa\\"ss\\\\word' not in scrubbed
         assert "[secret PLAIN]" in scrubbed and "[secret QUOTED]" in scrubbed
         assert vault.scrub_data({"a": [VALUE, 1]}) == {"a": ["[secret PLAIN]", 1]}
-
-
-async def test_hub_settings_with_the_secret_flag_live_in_the_vault_and_are_masked(settings: Settings) -> None:
-    async with local_hub(settings) as (app, mcp):
-        plain = await call(mcp, "hub_setting_set", {"name": "openai.model", "value": "gpt-4o-mini"})
-        assert plain["value"] == "gpt-4o-mini" and plain["secret"] is False
-        hidden = await call(mcp, "hub_setting_set", {"name": "openai.api_key", "value": VALUE, "secret": True})
-        assert hidden["value"] == "********"
-        listing = await call(mcp, "hub_setting_list")
-        assert VALUE not in str(listing)
-        assert (await call(mcp, "hub_setting_get", {"name": "openai.api_key"}))["value"] == "********"
-        service = app.services.get(HubSettings)
-        assert await service.get("openai.api_key") == VALUE
-        assert await service.get("openai.model") == "gpt-4o-mini"
-        assert await service.get("missing", "fallback") == "fallback"
-        (row,) = [r for r in await rows(app, HubSetting) if r.name == "openai.api_key"]
-        assert row.value is None and row.secret is True
-        assert all(VALUE not in r.ciphertext for r in await rows(app, Secret))
-        assert [r.name for r in await app.services.get(Vault).secrets("setting")] == ["openai.api_key"]
-        # the secret flag is removed: the vault entry goes, the value is plain again
-        await call(mcp, "hub_setting_set", {"name": "openai.api_key", "value": "public", "secret": False})
-        assert await app.services.get(Vault).secrets("setting") == []
-        await call(mcp, "hub_setting_delete", {"name": "openai.model"})
-        assert "No hub setting" in await call_error(mcp, "hub_setting_get", {"name": "openai.model"})
