@@ -55,7 +55,9 @@ async def check_extension(
         timeout = min(settings.extension_start_timeout, record.timeout)
         with anyio.CancelScope(deadline=anyio.current_time() + timeout) as deadline:
             async with AsyncExitStack() as stack:
-                connection = await open_client(stack, record, env, settings.child_environment, log_path, anyio.Event())
+                connection = await open_client(
+                    stack, record, env, settings.child_environment, log_path, anyio.Event(), scrub=scrub
+                )
                 start_ms = (time.perf_counter() - started) * 1000
                 listed = time.perf_counter()
                 found = await discover(connection.client)

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 import httpx2
@@ -33,6 +34,8 @@ logger = logging.getLogger("goosuke.federation")
 
 MAX_PAGES = 100  # a paginating server that never ends cannot hang discovery
 STDERR_TAIL = 2000  # characters of a server's stderr quoted in an error
+STDERR_LINE = 64 * 1024  # longest piece of a server's stderr masked at once (a longer line is cut in pieces)
+STDERR_DRAIN = 2.0  # seconds to wait, once the server is stopped, for the rest of its stderr to reach the file
 # Idle pooled connections to an HTTP extension are dropped after this long, before servers drop them (uvicorn
 # after 5 s, gunicorn after 2 s): reusing one the server is closing at that moment fails the call.
 KEEPALIVE = 1.0
@@ -122,17 +125,19 @@ async def open_client(
     log_path: Path,
     closed: anyio.Event,
     message_handler: Any = None,
+    *,
+    scrub: Callable[[str], str] | None = None,
 ) -> Connection:
     """Connect to the extension (spawning it for stdio) and run the initialize handshake.
 
-    Everything opened is pushed on ``stack``; closing the stack stops the server.
+    Everything opened is pushed on ``stack``; closing the stack stops the server. A stdio server's stderr
+    goes to ``log_path``, through ``scrub`` (the vault's masking) when given.
     """
     config = record.config
     transport: Any
     on_open: Any = None
     if config.type == "stdio":
-        errlog = open_private(log_path)  # a server's stderr may hold secrets
-        stack.callback(errlog.close)
+        errlog = _stderr_log(stack, log_path, scrub)
         cwd = substitute_env_vars(config.cwd, env) if config.cwd else None
         marker = f"{os.getpid()}-{uuid.uuid4().hex}"  # names the hub that started it, and this start
         leader: list[int | None] = [None]
@@ -206,6 +211,40 @@ async def discover(client: Client) -> dict[str, Any]:
     found["server"] = {"name": info.name, "version": info.version} if info else None
     found["protocol_version"] = client.protocol_version
     return found
+
+
+def _stderr_log(stack: AsyncExitStack, log_path: Path, scrub: Callable[[str], str] | None) -> TextIO:
+    """The file the server's stderr goes to: the 0600 log itself, or, with ``scrub``, a pipe whose lines a
+    thread writes there masked (a secret a server prints never reaches the disk). Closing ``stack`` (after
+    the server is stopped) waits for the rest of its stderr, so the file is whole when read for an error."""
+    log = open_private(log_path)  # a server's stderr may hold secrets
+    if scrub is None:
+        stack.callback(log.close)
+        return log
+    read_fd, write_fd = os.pipe()
+    reader, writer = os.fdopen(read_fd, "rb"), os.fdopen(write_fd, "w")
+
+    def pump() -> None:
+        writable = True
+        with reader, log:
+            while chunk := reader.readline(STDERR_LINE):  # read to the end, or the server blocks on a full pipe
+                if writable:
+                    try:
+                        log.write(scrub(chunk.decode(errors="replace")))
+                        log.flush()
+                    except OSError:
+                        writable = False
+                        logger.warning("Cannot write %s any more; the rest of its stderr is dropped", log_path)
+
+    thread = threading.Thread(target=pump, name=f"stderr:{log_path.name}", daemon=True)
+    thread.start()
+
+    async def drain() -> None:
+        writer.close()  # the server's copy closes when it exits; then the thread reads the end of the pipe
+        await anyio.to_thread.run_sync(thread.join, STDERR_DRAIN)
+
+    stack.push_async_callback(drain)
+    return writer
 
 
 def stderr_tail(path: Path) -> str:

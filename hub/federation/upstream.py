@@ -193,6 +193,7 @@ class Upstream:
                                 self.log_path,
                                 closed,
                                 self.host.message_handler(self.key),
+                                scrub=self.host.scrub,
                             )
                             found = await discover(connection.client)
                             deadline.deadline = math.inf

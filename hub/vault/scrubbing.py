@@ -11,9 +11,20 @@ import json
 import logging
 import re
 import weakref
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import SecretStr
+
+from hub.settings import Settings
 
 MIN_SCRUB_LENGTH = 4  # shorter values would mask ordinary words; secret_set refuses them
+CONFIG_SCOPE = "config"  # values the hub was configured with (settings, key files), not vault rows
+# Names of environment entries (GOOSUKE_GOOSE_ENV, the extensions' passthrough environment) whose values are
+# keys: OPENAI_API_KEY, GITHUB_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD... Other values (hosts, paths,
+# model names) stay readable: masking every value of PATH or OPENAI_HOST would garble ordinary output.
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE", re.IGNORECASE)
 
 
 class Scrubber:
@@ -27,9 +38,10 @@ class Scrubber:
             self._known[(scope, name)] = value
             self._pattern = None
 
-    def values(self) -> list[str]:
-        """Every known value, longest first."""
-        return sorted(set(self._known.values()), key=len, reverse=True)
+    def values(self, *, exclude_scope: str | None = None) -> list[str]:
+        """Every known value (but those of ``exclude_scope``), longest first."""
+        found = {v for (scope, _), v in self._known.items() if scope != exclude_scope}
+        return sorted(found, key=len, reverse=True)
 
     def _compiled(self) -> re.Pattern[str] | None:
         if self._pattern is None and self._known:
@@ -37,7 +49,7 @@ class Scrubber:
             for (scope, name), value in self._known.items():
                 if len(value) < MIN_SCRUB_LENGTH:
                     continue
-                label = name if scope == "env" else f"{scope}:{name}"
+                label = name.partition("#")[0] if scope in ("env", CONFIG_SCOPE) else f"{scope}:{name}"
                 names[value] = label
                 escaped = json.dumps(value)[1:-1]
                 if escaped != value:
@@ -59,7 +71,7 @@ class Scrubber:
         if isinstance(value, str):
             return self.scrub(value)
         if isinstance(value, dict):
-            return {k: self.scrub_data(v) for k, v in value.items()}
+            return {self.scrub(k) if isinstance(k, str) else k: self.scrub_data(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.scrub_data(v) for v in value]
         return value
@@ -70,6 +82,37 @@ class Scrubber:
     @property
     def has_values(self) -> bool:
         return bool(self._known)
+
+
+def configured_secrets(settings: Settings) -> Iterator[tuple[str, str]]:
+    """``(name, value)`` of every secret the hub was configured with: each ``SecretStr`` setting
+    (``GOOSUKE_OPENAI_API_KEY``, ``GOOSUKE_DISCORD_TOKEN``, ``GOOSUKE_JWT_SECRET``, each key of
+    ``GOOSUKE_VAULT_KEY``...), the password in ``GOOSUKE_DATABASE_URL``, the ``jwt.key`` file, and the
+    key-like entries (:data:`SECRET_NAME`) of ``GOOSUKE_GOOSE_ENV`` and of the extensions' environment."""
+    for field in type(settings).model_fields:
+        value = getattr(settings, field)
+        if isinstance(value, SecretStr):
+            text = value.get_secret_value().strip()
+            parts = re.split(r"[\s,]+", text) if field == "vault_key" else [text]  # several keys, newest first
+            for position, part in enumerate(parts, start=1):
+                if part:
+                    yield f"GOOSUKE_{field.upper()}#{position}", part
+    if settings.database_url:
+        try:
+            password = urlsplit(settings.database_url).password
+        except ValueError:
+            password = None
+        if password:
+            yield "GOOSUKE_DATABASE_URL", password
+    jwt_file = settings.data_dir / "jwt.key"
+    try:
+        yield "jwt.key", jwt_file.read_text().strip()
+    except OSError:
+        pass
+    for source, env in (("GOOSUKE_GOOSE_ENV", settings.goose_env), ("", settings.extension_environment)):
+        for name, value in env.items():
+            if SECRET_NAME.search(name) and value:
+                yield (f"{source}.{name}" if source else name), value
 
 
 class _ScrubFilter(logging.Filter):

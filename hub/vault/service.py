@@ -37,8 +37,8 @@ from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
 from hub.protocols import ReadinessReport
 from hub.settings import Settings
-from hub.vault.keys import GENERATE_HINT, KEY_FILE, key_id, load_keys, new_key, write_key_file
-from hub.vault.scrubbing import MIN_SCRUB_LENGTH, Scrubber
+from hub.vault.keys import GENERATE_HINT, KEY_FILE, encode, key_id, load_keys, new_key, write_key_file
+from hub.vault.scrubbing import CONFIG_SCOPE, MIN_SCRUB_LENGTH, Scrubber, configured_secrets
 
 logger = logging.getLogger("goosuke.vault")
 
@@ -122,6 +122,7 @@ class Vault:
     def _load_keys(self, *, create: bool) -> None:
         keys, self.key_source = load_keys(self.settings, self.key_file, create=create)
         self._keys = [(key_id(k), AESGCM(k), k) for k in keys]
+        self.remember_configured()
 
     async def start(self) -> None:
         """Load the keys (creating the key file on a fresh hub), check them against the stored rows."""
@@ -327,9 +328,10 @@ class Vault:
         """Every value in the vault (all scopes), re-read from the database: for scrubbing outputs.
 
         Values of deleted secrets that this process has seen stay in the list until it restarts.
+        The configured secrets (settings, key files) are masked too, but are not in this list.
         """
         if self._problem or not self._keys:
-            return self.scrubber.values()
+            return self.scrubber.values(exclude_scope=CONFIG_SCOPE)
         async with self.db.session() as session:
             rows = list(await session.scalars(select(Secret)))
         for row in rows:
@@ -337,7 +339,7 @@ class Vault:
                 self._remember(row.scope, row.name, self.unseal(row))
             except ConfigError:
                 logger.warning("Secret %r cannot be opened with the loaded keys; it cannot be scrubbed", row.name)
-        return self.scrubber.values()
+        return self.scrubber.values(exclude_scope=CONFIG_SCOPE)
 
     # -- rotation -----------------------------------------------------------------------
 
@@ -401,6 +403,13 @@ class Vault:
         return RotationReport(primary, count, retired, self.key_source, note)
 
     # -- scrubbing (hub/scrubbing.py) -----------------------------------------------------
+
+    def remember_configured(self) -> None:
+        """Mask what the hub was configured with (settings, key files) as well as the vault's values."""
+        for name, value in configured_secrets(self.settings):
+            self._remember(CONFIG_SCOPE, name, value)
+        for position, (_, _, key) in enumerate(self._keys, start=1):
+            self._remember(CONFIG_SCOPE, f"vault.key#{position}", encode(key))
 
     def _remember(self, scope: str, name: str, value: str) -> None:
         self.scrubber.remember(scope, name, value)
