@@ -8,10 +8,11 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+import anyio.to_thread
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import ApiToken, AuditEvent, User
+from hub.db.models import ApiToken, AuditEvent, AuthRevision, User
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.principal import Role
 
@@ -38,6 +39,11 @@ def verify_password(password: str, stored: str | None) -> bool:
     return hmac.compare_digest(candidate, base64.b64decode(digest))
 
 
+async def hash_password_off_loop(password: str) -> str:
+    """:func:`hash_password` in a worker thread: scrypt takes tens of milliseconds of CPU."""
+    return await anyio.to_thread.run_sync(hash_password, password)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -52,6 +58,19 @@ def check_password(password: str) -> None:
 
 async def audit(session: AsyncSession, actor: str, action: str, target: str, **detail: object) -> None:
     session.add(AuditEvent(actor=actor, action=action, target=target, detail=detail))
+
+
+async def credentials_changed(session: AsyncSession, user: User | None = None) -> None:
+    """Record a credential change in this transaction: the user's access tokens stop working (their
+    ``ver`` claim is now old) and the auth revision moves on, so every hub process sharing the
+    database drops its cached token verdicts at its next poll (``HubTokenVerifier``)."""
+    if user is not None:
+        user.token_version = (user.token_version or 0) + 1
+    bumped = await session.execute(
+        update(AuthRevision).where(AuthRevision.id == 1).values(revision=AuthRevision.revision + 1)
+    )
+    if not getattr(bumped, "rowcount", 1):  # a database created without migration 0008's row
+        session.add(AuthRevision(id=1, revision=1))
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -69,7 +88,8 @@ async def create_user(
         raise Conflict(f"A user named {username!r} exists already. Pick another name or change its password.")
     if password is not None:
         check_password(password)
-    user = User(username=username, password_hash=hash_password(password) if password else None, role=role.value)
+    hashed = await hash_password_off_loop(password) if password else None
+    user = User(username=username, password_hash=hashed, role=role.value)
     session.add(user)
     await session.flush()
     await audit(session, actor, "user.create", username, role=role.value)
@@ -102,21 +122,26 @@ async def list_users(session: AsyncSession) -> list[User]:
 async def set_password(session: AsyncSession, username: str, password: str, actor: str = "system") -> User:
     check_password(password)
     user = await get_user(session, username)
-    user.password_hash = hash_password(password)
+    user.password_hash = await hash_password_off_loop(password)
+    await credentials_changed(session, user)
     await audit(session, actor, "user.passwd", username)
     return user
 
 
 async def set_role(session: AsyncSession, username: str, role: Role, actor: str = "system") -> User:
     user = await get_user(session, username)
-    user.role = role.value
+    if user.role != role.value:
+        user.role = role.value
+        await credentials_changed(session, user)
     await audit(session, actor, "user.role", username, role=role.value)
     return user
 
 
 async def set_disabled(session: AsyncSession, username: str, disabled: bool, actor: str = "system") -> User:
     user = await get_user(session, username)
-    user.disabled = disabled
+    if bool(user.disabled) != disabled:
+        user.disabled = disabled
+        await credentials_changed(session, user)
     await audit(session, actor, "user.disable" if disabled else "user.enable", username)
     return user
 
@@ -155,5 +180,6 @@ async def revoke_token(session: AsyncSession, token_id: str, actor: str = "syste
         raise NotFound(f"No API token with id {token_id!r}. List tokens with token_list or `goosuke token list`.")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
+        await credentials_changed(session)
         await audit(session, actor, "token.revoke", token_id, name=row.name)
     return row

@@ -8,6 +8,7 @@ SHA-256 is looked up in the database.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import UTC, datetime
@@ -22,18 +23,23 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hub.accounts import TOKEN_PREFIX, hash_token, verify_password
+from hub.accounts import TOKEN_PREFIX, hash_token
 from hub.clock import aware
 from hub.db import Database
-from hub.db.models import ApiToken, User
+from hub.db.models import ApiToken, AuthRevision, User
 from hub.errors import AuthError
 from hub.files import write_private
+from hub.login import CLIENT_ADDRESS, LoginGuard
 from hub.principal import ANONYMOUS_ADMIN, Principal, Role
 from hub.problems import problem
 from hub.settings import Settings
 
+logger = logging.getLogger("goosuke.auth")
+
 JWT_ALGORITHM = "HS256"
-VERIFY_CACHE_SECONDS = 5.0  # a revoked API token may keep working this long on other replicas
+# A verdict is cached this long at most; any credential change (here or in another process sharing the
+# database) empties the cache within ``auth_revision_poll`` seconds, so this bounds only the DB reads.
+VERIFY_CACHE_SECONDS = 5.0
 PRINCIPAL_SCOPE_KEY = "goosuke.principal"
 
 
@@ -50,13 +56,23 @@ def signing_key(settings: Settings) -> str:
 
 
 class HubTokenVerifier:
-    """Turns a bearer token into a ``Principal``; implements the SDK's ``TokenVerifier`` protocol too."""
+    """Turns a bearer token into a ``Principal``; implements the SDK's ``TokenVerifier`` protocol too.
+
+    Verdicts are cached briefly. Every credential change (``accounts.credentials_changed``: a revoked
+    token, a password, role or disabled change) bumps the one-row ``auth_revision`` counter in the
+    same transaction; the verifier reads that row at most every ``auth_revision_poll`` seconds, and
+    only while requests come in, and empties its cache when the number moved. A JWT carries its
+    user's ``token_version`` as ``ver``; one from before a change is refused.
+    """
 
     def __init__(self, db: Database, settings: Settings, key: str) -> None:
         self.db = db
         self.settings = settings
         self.key = key
+        self.logins = LoginGuard(settings)
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._revision: int | None = None
+        self._next_poll = 0.0
 
     def issue(self, user: User) -> tuple[str, int]:
         now = int(time.time())
@@ -69,21 +85,50 @@ class HubTokenVerifier:
             "iat": now,
             "exp": now + self.settings.access_token_ttl,
             "jti": secrets.token_hex(8),
+            "ver": user.token_version or 0,
         }
         return jwt.encode(claims, self.key, algorithm=JWT_ALGORITHM), self.settings.access_token_ttl
 
     async def password_login(self, username: str, password: str) -> tuple[str, int]:
+        """An access token for the user, after ``LoginGuard`` checked the password (off the loop, backed off).
+
+        Raises:
+            RateLimited: too many failures for this username or client address.
+            AuthError: wrong username or password, or a disabled user (one answer for all three).
+        """
+        self.logins.gate(username)
         async with self.db.session() as session:
             user = await session.scalar(select(User).where(User.username == username))
-        if user is None or user.disabled or not verify_password(password, user.password_hash):
+        stored = user.password_hash if user is not None else None
+        ok = await self.logins.check(username, password, stored)
+        if user is None or user.disabled or not ok:
             raise AuthError("Wrong username or password, or the user is disabled.")
         return self.issue(user)
 
     def forget(self) -> None:
         self._cache.clear()
 
+    async def _sync_revision(self) -> None:
+        """Empty the cache when another process (or this one) changed credentials since the last poll."""
+        now = time.monotonic()
+        if now < self._next_poll:
+            return
+        self._next_poll = now + self.settings.auth_revision_poll
+        try:
+            async with self.db.session() as session:
+                revision = await session.scalar(select(AuthRevision.revision).where(AuthRevision.id == 1))
+        except Exception as exc:  # no answer: trust no cached verdict
+            logger.warning("Could not read the auth revision (%s); token verdicts are not cached.", type(exc).__name__)
+            self._cache.clear()
+            self._revision = None
+            return
+        if revision != self._revision:
+            self._cache.clear()
+            self._revision = revision
+
     async def authenticate(self, token: str) -> Principal:
         """Raises AuthError with the reason when the token is not acceptable."""
+        await self._sync_revision()
         cached = self._cache.get(token)
         if cached and cached[0] > time.monotonic():
             return cached[1]
@@ -130,6 +175,11 @@ class HubTokenVerifier:
             user = await session.get(User, str(claims["sub"]))
         if user is None or user.disabled:
             raise AuthError("The token's user no longer exists or is disabled.")
+        if claims.get("ver", 0) != (user.token_version or 0):
+            raise AuthError(
+                "The access token was issued before this user's password, role or status changed; "
+                "log in again at POST /api/auth/token."
+            )
         return Principal(
             subject=user.id, name=user.username, role=Role(user.role), via="jwt", token_id=str(claims.get("jti"))
         )
@@ -214,6 +264,14 @@ class AuthMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        client = scope.get("client")
+        reset = CLIENT_ADDRESS.set(str(client[0]) if client else None)  # for the login back-off
+        try:
+            await self._serve(scope, receive, send)
+        finally:
+            CLIENT_ADDRESS.reset(reset)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         public = (
             path in PUBLIC_EXACT

@@ -6,6 +6,7 @@
     ├── AuthError                   no, bad, expired or wrong-audience credentials (HTTP 401)
     ├── PermissionDenied            the caller's role may not do this (403)
     ├── PayloadTooLarge             the request body is over the limit (413)
+    ├── RateLimited                 too many attempts; retry after ``retry_after`` seconds (429)
     ├── ToolError                   a tool call cannot be carried out (400)
     │   ├── BadRequest              the request body is not JSON (400)
     │   ├── InvalidArguments        arguments do not match the tool's input model (422)
@@ -61,6 +62,17 @@ class PermissionDenied(GoosukeError):
 class PayloadTooLarge(GoosukeError):
     status = 413
     title = "Payload too large"
+
+
+class RateLimited(GoosukeError):
+    """Too many attempts (failed logins, ...): the answer carries ``Retry-After: retry_after``."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, *, retry_after: int, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, errors=errors)
+        self.retry_after = max(1, retry_after)
 
 
 class ToolError(GoosukeError):

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from hub.errors import AuthError, GoosukeError
+from hub.errors import AuthError, GoosukeError, RateLimited
 
 MEDIA_TYPE = "application/problem+json"
 
@@ -30,4 +30,6 @@ def problem(
 def error_response(exc: GoosukeError) -> JSONResponse:
     """The problem response for an error the hub raised on purpose (its status comes from its class)."""
     headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthError) else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(exc.status, exc.title, exc.message, exc.errors, headers)

@@ -125,16 +125,20 @@ async def user_list(call: Call, args: NoArguments) -> Users:
 
 @plugin.tool(role=Role.admin)
 async def user_passwd(call: Call, args: UserPasswd) -> UserView:
-    """Set a user's password."""
+    """Set a user's password. The user's access tokens from before stop working; API tokens keep working."""
     async with call.app.db.session() as session:
-        return UserView.of(
+        view = UserView.of(
             await accounts.set_password(session, args.username, args.password, actor=call.principal.name)
         )
+    if call.app.verifier is not None:
+        call.app.verifier.forget()
+    return view
 
 
 @plugin.tool(role=Role.admin)
 async def user_update(call: Call, args: UserUpdate) -> UserView:
-    """Change a user's role or disable/enable them. A disabled user's tokens stop working."""
+    """Change a user's role or disable/enable them. A disabled user's tokens stop working; after a role
+    change the user's access tokens from before stop working (log in again)."""
     async with call.app.db.session() as session:
         user = await accounts.get_user(session, args.username)
         if args.role is not None:

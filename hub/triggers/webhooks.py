@@ -4,12 +4,16 @@ Authentication, per hook:
 - ``github``: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, raw body)>`` (GitHub's format);
 - ``hmac``: ``X-Goosuke-Timestamp: <unix seconds>`` and
   ``X-Goosuke-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + raw body)>``; a timestamp
-  older than the tolerance is refused, so a captured request cannot be replayed later;
+  that is not a finite number within the tolerance of now is refused, so a captured request cannot be
+  replayed later;
 - ``token``: ``Authorization: Bearer <secret>`` or ``X-Goosuke-Token: <secret>``.
-The payload is mapped to template parameters by JSON pointers (RFC 6901). An idempotency key (a
-header such as ``X-GitHub-Delivery`` or a payload field) makes a redelivery return the first
-execution instead of creating a second. Each hook has a rate limit. Answers: 202 with the execution
-id, 200 for a duplicate, and JSON problems otherwise; an unknown or disabled slug gets the same 404.
+The signature is checked first: only a signed delivery counts against the hook's rate limit, while
+refused ones have their own limit per client address (``webhook_failure_rate_limit``). A signature is
+accepted once (``hub.triggers.replays``), so a replay with another idempotency header starts no run.
+The payload (at most 64 levels deep) is mapped to template parameters by JSON pointers (RFC 6901). An
+idempotency key (a header such as ``X-GitHub-Delivery`` or a payload field) makes a redelivery return
+the first execution instead of creating a second. Answers: 202 with the execution id, 200 for a
+duplicate or a replay, and JSON problems otherwise; an unknown or disabled slug gets the same 404.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -30,11 +35,13 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from hub import jsonlimits
 from hub.db.models import Action
 from hub.engine.records import Trigger
-from hub.errors import AuthError, GoosukeError, InvalidArguments, PayloadTooLarge
+from hub.errors import AuthError, BadRequest, GoosukeError, InvalidArguments, PayloadTooLarge
 from hub.problems import problem
 from hub.triggers.actions import Actions
+from hub.triggers.replays import ReplayCache
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -72,10 +79,12 @@ def verify(mode: str, secret: str, headers: Any, body: bytes, *, now: float, tol
         if not stamp or not given:
             raise AuthError("Missing X-Goosuke-Timestamp or X-Goosuke-Signature header.")
         try:
-            age = now - float(stamp)
+            sent = float(stamp) if len(stamp) <= 32 else math.nan
         except ValueError:
-            raise AuthError("X-Goosuke-Timestamp must be Unix seconds.") from None
-        if abs(age) > tolerance:
+            sent = math.nan
+        if not math.isfinite(sent):  # nan compares false with everything: it must not reach the window check
+            raise AuthError("X-Goosuke-Timestamp must be Unix seconds (a finite number).")
+        if not abs(now - sent) <= tolerance:
             raise AuthError(
                 f"The request timestamp is more than {tolerance:.0f} s away from now: a replay, or a "
                 "clock that needs fixing."
@@ -144,14 +153,13 @@ class Webhooks:
         self.actions = actions
         self.vault = vault
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.replays = ReplayCache(app.db, app.settings)
 
     def url(self, slug: str) -> str:
         return f"{self.app.settings.base_url}/hooks/{slug}"
 
     async def store_secret(self, action_id: str, value: str, actor: str) -> None:
-        await self.vault.put(
-            action_id, value, actor=actor, scope=SECRET_SCOPE, description="webhook secret"
-        )
+        await self.vault.put(action_id, value, actor=actor, scope=SECRET_SCOPE, description="webhook secret")
 
     async def secret(self, action_id: str) -> str:
         return await self.vault.get(action_id, scope=SECRET_SCOPE)
@@ -193,17 +201,6 @@ class Webhooks:
         action = await self._find(slug)
         if action is None:  # same answer for unknown and disabled: slugs are not enumerable
             return self._refuse("unknown", 404, "Not found", "No such hook.")
-        rate = action.config.get("rate_limit") or self.app.settings.webhook_rate_limit
-        item = limits.parse(rate)
-        if not self.limiter.hit(item, action.id):
-            reset = self.limiter.get_window_stats(item, action.id).reset_time
-            return self._refuse(
-                "rate_limited",
-                429,
-                "Too many requests",
-                f"This hook accepts {rate}; retry later.",
-                **{"Retry-After": str(max(1, int(reset - time.time()) + 1))},
-            )
         try:
             body = await self._body(request)
         except PayloadTooLarge as exc:
@@ -219,14 +216,25 @@ class Webhooks:
                 tolerance=self.app.settings.webhook_signature_tolerance,
             )
         except AuthError as exc:
+            address = request.client.host if request.client else "unknown"
+            limited = self._limited(
+                self.app.settings.webhook_failure_rate_limit, f"{action.id}:{address}", "refused deliveries"
+            )
+            if limited is not None:  # refused deliveries from this address: no more log rows for them
+                return limited
             await self.actions.record(action, "rejected", detail=exc.message, status_code=401, actor="webhook")
             self.app.metrics.webhook_refused.labels(reason="auth").inc()
             return problem(401, exc.title, exc.message)
+        rate = action.config.get("rate_limit") or self.app.settings.webhook_rate_limit
+        limited = self._limited(rate, action.id, "deliveries")
+        if limited is not None:
+            return limited
         try:
-            payload = json.loads(body) if body.strip() else {}
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            await self.actions.record(action, "invalid", detail="body is not JSON", status_code=400)
-            return self._refuse("invalid", 400, "Bad request", "The body must be JSON.")
+            payload = jsonlimits.loads(body) if body.strip() else {}
+        except BadRequest as exc:
+            await self.actions.record(action, "invalid", detail=exc.message, status_code=400)
+            self.app.metrics.webhook_refused.labels(reason="invalid").inc()
+            return problem(400, "Bad request", f"The body must be JSON: {exc.message}", exc.errors)
         key = self._idempotency_key(action, request, payload)
         params = map_payload(payload, action.mapping)
         delivery = request.headers.get("x-github-delivery") or key or "delivery"
@@ -239,9 +247,20 @@ class Webhooks:
         except GoosukeError as exc:
             await self.actions.record(action, "failed", detail=exc.message, status_code=exc.status)
             return problem(exc.status, exc.title, exc.message)
+        claim = await self.replays.claim(action, mode, request.headers)
+        if claim is not None and claim.replay:
+            self.app.metrics.webhook_refused.labels(reason="replay").inc()
+            return JSONResponse(
+                {
+                    "execution_id": claim.first,
+                    "duplicate": True,
+                    "detail": "Already received: this signature was accepted before (a replay).",
+                }
+            )
         result = await self.actions.fire(
             action, params=params, trigger=trigger, slot=key, status_code=202, preview=preview
         )
+        await self.replays.settle(claim, result.execution.id if result.execution else None)
         if result.duplicate:
             return JSONResponse(
                 {
@@ -255,6 +274,20 @@ class Webhooks:
         return JSONResponse(
             {"execution_id": result.execution.id, "status": result.execution.status, "duplicate": False},
             status_code=202,
+        )
+
+    def _limited(self, rate: str, key: str, what: str) -> Response | None:
+        """A 429 when ``key`` is over ``rate`` (counting this request), else None."""
+        item = limits.parse(rate)
+        if self.limiter.hit(item, key):
+            return None
+        reset = self.limiter.get_window_stats(item, key).reset_time
+        return self._refuse(
+            "rate_limited",
+            429,
+            "Too many requests",
+            f"This hook accepts {rate} {what}; retry later.",
+            **{"Retry-After": str(max(1, int(reset - time.time()) + 1))},
         )
 
     async def _body(self, request: Request) -> bytes:

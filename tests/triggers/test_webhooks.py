@@ -64,13 +64,18 @@ async def test_a_signed_github_delivery_creates_one_execution_even_when_redelive
         "X-GitHub-Event": "issues",
         "Content-Type": "application/json",
     }
+    event = json.dumps({**ISSUE, "action": "edited"}).encode()
+    event_headers = {**headers, "X-Hub-Signature-256": sign_github(secret, event), "X-GitHub-Delivery": "d-2"}
     async with live_hub.http() as http:  # no hub token: the signature is the authentication
         first = await http.post("/hooks/gh", content=body, headers=headers)
         again = await http.post("/hooks/gh", content=body, headers=headers)
-        other = await http.post("/hooks/gh", content=body, headers={**headers, "X-GitHub-Delivery": "d-2"})
+        replayed = await http.post("/hooks/gh", content=body, headers={**headers, "X-GitHub-Delivery": "d-3"})
+        other = await http.post("/hooks/gh", content=event, headers=event_headers)
     assert first.status_code == 202, first.text
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again.json()["execution_id"] == first.json()["execution_id"]
+    # the same signed body under another delivery id is a replay: no second run
+    assert replayed.status_code == 200 and replayed.json()["execution_id"] == first.json()["execution_id"]
     assert other.status_code == 202 and other.json()["execution_id"] != first.json()["execution_id"]
     engine = live_hub.context.services.get(Engine)
     execution = await engine.get(first.json()["execution_id"])
