@@ -31,7 +31,7 @@ from hub.event_store import MemoryEventStore
 from hub.facade import Facade
 from hub.files import write_private
 from hub.metrics import Metrics
-from hub.middleware import BodyLimitMiddleware, MetricsMiddleware
+from hub.middleware import BodyLimitMiddleware, HostOriginMiddleware, MetricsMiddleware, SessionCapMiddleware
 from hub.plugin import RouteSpec
 from hub.principal import ANONYMOUS_ADMIN, LOCAL_OWNER, Role
 from hub.problems import problem
@@ -241,6 +241,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
         routes=routes,
         middleware=[
             Middleware(MetricsMiddleware, metrics=app.metrics),
+            Middleware(HostOriginMiddleware, security=security, exempt=public_routes),
             Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
             Middleware(
                 AuthMiddleware,
@@ -248,6 +249,11 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
                 resource_metadata_url=metadata_url,
                 enabled=settings.auth == "token",
                 public_routes=public_routes,
+            ),
+            Middleware(
+                SessionCapMiddleware,
+                limit=settings.max_sessions_per_principal,
+                live_ids=lambda: getattr(manager, "_server_instances", {}).keys(),
             ),
         ],
         exception_handlers={404: not_found, 405: not_found, HTTPException: not_found, 500: server_error},

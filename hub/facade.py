@@ -6,7 +6,6 @@ OpenAPI document is generated from the same pydantic models.
 
 from __future__ import annotations
 
-import json
 import logging
 from importlib import resources as package_files
 from typing import Any
@@ -17,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from hub import jsonlimits
 from hub._version import __version__
 from hub.auth import PRINCIPAL_SCOPE_KEY
 from hub.context import AppContext
@@ -39,17 +39,36 @@ class TokenResponse(BaseModel):
     expires_in: int
 
 
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    title = "Unsupported media type"
+
+
 async def read_json(request: Request) -> Any:
     raw = await request.body()
     if not raw.strip():
         return {}
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest(
-            f"The request body is not valid JSON ({exc}). Send a JSON object with Content-Type: application/json.",
-            errors=[{"field": "(body)", "message": "malformed JSON", "type": "json_invalid"}],
-        ) from None
+    return jsonlimits.loads(raw)
+
+
+async def json_body(request: Request) -> Any:
+    """A tool call's arguments. The body must be ``application/json`` (a browser form cannot send that
+    cross-site without a CORS preflight, which the hub never grants); only an empty body may omit it.
+
+    Raises:
+        UnsupportedMediaType: another ``Content-Type``, or a body without one.
+    """
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media != "application/json":
+        raw = await request.body()
+        if content_type is not None or raw.strip():
+            shown = f"Content-Type {content_type[:100]!r}" if content_type is not None else "no Content-Type"
+            raise UnsupportedMediaType(
+                f"Tool calls take a JSON body: send the header Content-Type: application/json (got {shown}).",
+                errors=[{"field": "Content-Type", "message": "must be application/json", "type": "media_type"}],
+            )
+    return await read_json(request)
 
 
 class Facade:
@@ -106,7 +125,7 @@ class Facade:
         name = request.path_params["name"]
         try:
             self.app.registry.tool(name)
-            arguments = await read_json(request)
+            arguments = await json_body(request)
             result = await self.app.registry.call_tool(name, arguments, self._call(request))
         except GoosukeError as exc:
             return error_response(exc)
@@ -203,6 +222,7 @@ def build_openapi(app: AppContext) -> dict[str, Any]:
             (404, "Not found"),
             (409, "Conflict"),
             (413, "Body too large"),
+            (415, "Body is not application/json"),
             (422, "Invalid arguments"),
         )
     }

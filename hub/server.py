@@ -110,6 +110,9 @@ class HubServer(MCPServer[Any]):
                 request = context.request_context.request
             except (ValueError, AttributeError):
                 request = None
+        return self._principal_of_request(request)
+
+    def _principal_of_request(self, request: Any) -> Principal:
         scope = getattr(request, "scope", None)
         if isinstance(scope, dict) and PRINCIPAL_SCOPE_KEY in scope:
             principal: Principal = scope[PRINCIPAL_SCOPE_KEY]  # the bearer middleware puts it there
@@ -280,8 +283,29 @@ class HubServer(MCPServer[Any]):
         return await call_next(ctx)
 
     async def _subscribe(self, ctx: ServerRequestContext[Any], params: SubscribeRequestParams) -> EmptyResult:
+        await self._may_read(str(params.uri), ctx)
         self._legacy_subscribers.setdefault(str(params.uri), weakref.WeakSet()).add(_connection_of(ctx.session))
         return EmptyResult()
+
+    async def _may_read(self, uri: str, ctx: ServerRequestContext[Any]) -> None:
+        """One policy: subscribing to a resource needs exactly what reading it needs (role and visibility),
+        so the subscription is refused with the error a read would get. Reading it is the check."""
+        principal = self._principal_of_request(getattr(ctx, "request", None))
+        try:
+            self.app.registry.find_resource(uri)
+        except NotFound:
+            source = next((s for s in self._sources() if s.serves_uri(uri)), None)
+            try:
+                if source is None:
+                    raise
+                await source.read_resource(uri, principal)
+            except GoosukeError as exc:
+                raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"uri": uri}) from None
+            return
+        try:
+            await self.app.registry.read_resource(uri, Call(principal=principal, app=self.app, via="mcp"))
+        except GoosukeError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"uri": uri}) from None
 
     async def _unsubscribe(self, ctx: ServerRequestContext[Any], params: UnsubscribeRequestParams) -> EmptyResult:
         subscribers = self._legacy_subscribers.get(str(params.uri))

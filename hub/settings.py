@@ -10,6 +10,7 @@ import ipaddress
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -60,6 +61,29 @@ class Settings(BaseSettings):
     jwt_audience: str = Field(default="goosuke", description="`aud` claim required in access tokens.")
     jwt_issuer: str = Field(default="goosuke", description="`iss` claim of access tokens.")
     access_token_ttl: int = Field(default=3600, gt=0, description="Lifetime of access tokens, seconds.")
+    login_max_failures: int = Field(
+        default=5, ge=1, description="Failed logins per username before POST /api/auth/token backs off (429)."
+    )
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed logins per client address before that address backs off (429)."
+    )
+    login_failure_window: float = Field(
+        default=900.0, gt=0, description="Seconds a failed login is remembered for the two counts above."
+    )
+    login_backoff: float = Field(
+        default=2.0, gt=0, description="First back-off after too many failed logins, seconds; doubles each failure."
+    )
+    login_max_backoff: float = Field(default=900.0, gt=0, description="Longest login back-off, seconds.")
+    login_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Password checks (scrypt) run at once, in worker threads."
+    )
+    auth_revision_poll: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Seconds between checks for credential changes made by other processes (token revoke, "
+        "password, role); a cached token verdict is never older than this after such a change.",
+    )
     plugins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra modules to load, comma separated: pkg.module,other.module."
     )
@@ -83,6 +107,12 @@ class Settings(BaseSettings):
     )
     session_idle_timeout: float = Field(
         default=1800.0, gt=0, description="Seconds an idle Streamable HTTP session is kept."
+    )
+    max_sessions_per_principal: int = Field(
+        default=50,
+        ge=1,
+        description="Streamable HTTP and SSE sessions one principal (a user, token or the anonymous admin) may "
+        "hold open; beyond it the new session is refused with 429 until one ends or idles out.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
     log_format: Literal["text", "json"] = Field(
@@ -181,6 +211,11 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         default=None, description="openai agent: API key (templates may name a vault secret instead)."
     )
+    setup_api_key: SecretStr | None = Field(
+        default=None,
+        description="`goosuke setup` only: the provider's API key, for scripts (instead of --api-key-stdin); "
+        "setup stores it in the vault.",
+    )
 
     # -- triggers: schedules and webhooks --------------------------------------------------
     scheduler_enabled: bool = Field(
@@ -188,6 +223,26 @@ class Settings(BaseSettings):
     )
     scheduler_tick: float = Field(
         default=1.0, gt=0, le=60, description="Seconds between scheduler passes (slots are claimed in the database)."
+    )
+    delivery_attempts: int = Field(
+        default=5, ge=1, le=20, description="Attempts per delivery (HTTP callback or Discord post) before it fails."
+    )
+    delivery_backoff: float = Field(
+        default=2.0, gt=0, le=600, description="Seconds before a delivery's second attempt; doubled for each next one."
+    )
+    delivery_timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds one HTTP callback may take.")
+    delivery_catch_up_window: float = Field(
+        default=86_400.0,
+        ge=0,
+        le=30 * 86_400,
+        description="Seconds back a hub looks, at start and every delivery_sweep_interval, for finished runs with "
+        "routes and no delivery (their hub stopped first); 0 turns the catch-up off.",
+    )
+    delivery_sweep_interval: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Seconds between sweeps for deliveries a stopped hub left: pending ones and never-written ones.",
     )
     scheduler_misfire_grace: float = Field(
         default=120.0, gt=0, description="A slot older than this when seen is 'missed' (the hub was down)."
@@ -200,6 +255,17 @@ class Settings(BaseSettings):
     )
     webhook_rate_limit: str = Field(
         default="120/minute", description="Default deliveries per hook, e.g. 10/second, 120/minute."
+    )
+    webhook_failure_rate_limit: str = Field(
+        default="30/minute",
+        description="Refused (unsigned or badly signed) deliveries per hook and client address before 429; "
+        "signed deliveries are never counted here.",
+    )
+    webhook_replay_window: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Seconds a github-mode signature is remembered, so a replayed delivery starts no second run "
+        "(hmac-mode signatures are remembered for the timestamp tolerance).",
     )
 
     # -- Discord: the bot, reaction actions, summaries ------------------------------------
@@ -264,6 +330,17 @@ class Settings(BaseSettings):
     def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key); or leave it unset")
+        return value
+
+    @field_validator("webhook_rate_limit", "webhook_failure_rate_limit")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        import limits
+
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate; write e.g. '10/second' or '120/minute'") from None
         return value
 
     @field_validator(
@@ -334,3 +411,29 @@ class Settings(BaseSettings):
                 f"GOOSUKE_AUTH=none is only allowed on a loopback address, not {self.host!r}. "
                 "Bind to 127.0.0.1 or keep GOOSUKE_AUTH=token."
             )
+        if self.auth == "none" and self.public_url and not _loopback_url(self.public_url):
+            raise ConfigError(
+                f"GOOSUKE_AUTH=none is only allowed on a loopback address, but GOOSUKE_PUBLIC_URL "
+                f"({self.public_url!r}) says clients reach the hub elsewhere. Unset GOOSUKE_PUBLIC_URL or keep "
+                "GOOSUKE_AUTH=token."
+            )
+
+    def exposure_warnings(self) -> list[str]:
+        """What `goosuke serve` should say about how it is reachable (empty on loopback)."""
+        if self.is_loopback():
+            return []
+        return [
+            f"Listening on {self.host!r}, beyond this machine, over plain HTTP: tokens and secrets cross the network "
+            "unencrypted. Put TLS in front (a reverse proxy) and set GOOSUKE_PUBLIC_URL to its https:// address."
+        ]
+
+
+def _loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is a loopback name or address."""
+    host = urlsplit(url).hostname or ""
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -11,6 +11,7 @@ from hub import Call, Plugin, Role
 from hub.clock import UtcDatetime
 from hub.context import AppContext
 from hub.db.models import Action, ActionFiring
+from hub.paging import Offset
 from hub.plugin import Arguments
 from hub.triggers.actions import Actions
 from hub.triggers.scheduler import next_fire
@@ -108,7 +109,7 @@ class FiringsQuery(Arguments):
     name: str | None = Field(default=None, max_length=64, description="One action; all actions when omitted.")
     outcome: str | None = Field(default=None, max_length=16)
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class Firings(BaseModel):

@@ -13,11 +13,14 @@ from typing import Any
 from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
 
-from hub import Call, Conflict, InvalidArguments, Plugin, Role
+from hub import Call, Conflict, InvalidArguments, NotFound, Plugin, Role
 from hub.clock import UtcDatetime, aware
 from hub.db.models import Execution
-from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, TriggerKind, trigger_of
+from hub.deliveries import Deliveries
+from hub.deliveries.model import Routing
+from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, TriggerKind, history, trigger_of
 from hub.engine.history import ExecutionQuery
+from hub.paging import Offset
 from hub.plugin import Arguments
 from hub.templates.definition import NAME_PATTERN
 
@@ -27,7 +30,7 @@ EXECUTION_ID = Field(min_length=1, max_length=64, description="The execution's i
 HOLD_SLACK = 30.0  # seconds beyond a run's timeout that a call bound to it (sampling) may stay open
 
 
-class TemplateRun(Arguments):
+class TemplateRun(Routing):
     name: str = Field(pattern=NAME_PATTERN, description="The template to run.")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameter values by key.")
     wait: float = Field(
@@ -49,7 +52,7 @@ class ExecutionListArgs(Arguments):
     since: datetime | None = Field(default=None, description="Queued at or after this time (ISO 8601).")
     until: datetime | None = Field(default=None, description="Queued before this time (ISO 8601).")
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class ExecutionSummary(BaseModel):
@@ -75,7 +78,7 @@ class ExecutionList(BaseModel):
 
 class ExecutionLogsArgs(Arguments):
     id: str = EXECUTION_ID
-    offset: int = Field(default=0, ge=0, description="Lines after this position (use next_offset to follow).")
+    offset: Offset = Field(default=0, description="Lines after this position (use next_offset to follow).")
     limit: int = Field(default=200, ge=1, le=2000)
     tail: int | None = Field(default=None, ge=1, le=2000, description="Only the last N lines (ignores offset).")
 
@@ -91,6 +94,13 @@ class ExecutionLogs(BaseModel):
 
 def engine_of(call: Call) -> Engine:
     return call.app.services.get(Engine)
+
+
+async def visible(call: Call, execution_id: str) -> ExecutionInfo:
+    """The execution, if the caller may see it (see :mod:`hub.engine.history`); else NotFound, as if absent."""
+    info = await engine_of(call).get(execution_id)
+    await history.require_visible(call.app.db, call.principal, info.id, info.trigger.kind, info.trigger.actor)
+    return info
 
 
 async def follow(call: Call, engine: Engine, info: ExecutionInfo, wait: float) -> ExecutionInfo:
@@ -120,9 +130,21 @@ async def template_run(call: Call, args: TemplateRun) -> ExecutionInfo:
     if args.idempotency_key:
         existing = await engine.by_idempotency_key(args.idempotency_key)
         if existing is not None:
+            try:
+                await history.require_visible(
+                    call.app.db, call.principal, existing.id, existing.trigger.kind, existing.trigger.actor
+                )
+            except NotFound:
+                raise Conflict(
+                    "This idempotency_key is taken by a run you cannot see; choose another key.",
+                    errors=[{"field": "idempotency_key", "message": "already used", "type": "conflict"}],
+                ) from None
             return await follow(call, engine, existing, args.wait) if args.wait else existing
     preview = await engine.prepare(args.name, args.params)
-    return await start(call, engine, preview, wait=args.wait, idempotency_key=args.idempotency_key)
+    routes = args.routes() or []
+    if routes:
+        await call.app.services.get(Deliveries).check_routes(routes)
+    return await start(call, engine, preview, wait=args.wait, idempotency_key=args.idempotency_key, routes=routes)
 
 
 async def start(
@@ -133,6 +155,7 @@ async def start(
     wait: float,
     idempotency_key: str | None = None,
     retry_of: str | None = None,
+    routes: list[dict[str, str]] | None = None,
 ) -> ExecutionInfo:
     """Bind a caller-bound agent to this call, queue the run, and follow it for ``wait`` seconds."""
     attachment = await engine.bind(call, preview)
@@ -141,6 +164,8 @@ async def start(
     info = await engine.submit_preview(
         preview, trigger=trigger_of(call), idempotency_key=idempotency_key, attachment=attachment, retry_of=retry_of
     )
+    if routes:
+        await call.app.services.get(Deliveries).route(info.id, routes)
     if getattr(attachment, "hold_request", False):  # the run asks the caller over this call's stream
         wait = (preview.options.timeout or call.app.settings.execution_timeout) + HOLD_SLACK
     return await follow(call, engine, info, wait) if wait else info
@@ -149,13 +174,13 @@ async def start(
 @plugin.tool(read_only=True)
 async def execution_get(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Show an execution: state, trigger, parameters, rendered prompt, timings, output, token usage, error."""
-    return await engine_of(call).get(args.id)
+    return await visible(call, args.id)
 
 
 @plugin.tool(read_only=True)
 async def execution_list(call: Call, args: ExecutionListArgs) -> ExecutionList:
     """List executions, newest first, filtered by template, state, trigger kind and time range, a page at a time."""
-    rows, total = await engine_of(call).find(ExecutionQuery(**args.model_dump()))
+    rows, total = await engine_of(call).find(ExecutionQuery(**args.model_dump(), principal=call.principal))
     end = args.offset + len(rows)
     return ExecutionList(executions=[_summary(r) for r in rows], total=total, next_offset=end if end < total else None)
 
@@ -182,6 +207,7 @@ async def execution_logs(call: Call, args: ExecutionLogsArgs) -> ExecutionLogs:
     """Read an execution's log: lines after `offset` (follow a running one with next_offset), or the last
     `tail` lines. Streams: goosuke (the engine), agent (tool calls, events), assistant, stdout, stderr."""
     engine = engine_of(call)
+    await visible(call, args.id)
     lines, total = await engine.logs(args.id, offset=args.offset, limit=args.limit, tail=args.tail)
     info = await engine.get(args.id)
     return ExecutionLogs(
@@ -198,6 +224,7 @@ async def execution_logs(call: Call, args: ExecutionLogsArgs) -> ExecutionLogs:
 async def execution_cancel(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Cancel a queued or running execution; a running agent's processes are stopped (SIGTERM, then SIGKILL).
     Cancelling a finished execution is an error: use execution_retry to run it again."""
+    await visible(call, args.id)
     return await engine_of(call).cancel(args.id, actor=call.principal.name)
 
 
@@ -206,7 +233,7 @@ async def execution_retry(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Run a finished execution again with the same parameters (on the template's current version).
     Returns the new execution; its retry_of names the old one."""
     engine = engine_of(call)
-    old = await engine.get(args.id)
+    old = await visible(call, args.id)
     if not old.final:
         raise Conflict(f"Execution {old.id} is still {old.status}; wait for it to finish or cancel it first.")
     preview = await engine.prepare(old.template, old.params)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from hub import AppContext, Call, Plugin, Role
 from hub.clock import UtcDatetime
-from hub.errors import ConfigError
+from hub.errors import ConfigError, PermissionDenied
 from hub.extensions.schema import MODELS, ExtensionConfig
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation.check import CheckReport
@@ -225,6 +225,11 @@ async def extension_check(call: Call, args: ExtensionName) -> CheckReport:
     """Start (or connect to) an extension on a connection of its own, list its tools, resources and
     prompts, report the latency and any error (with the end of its stderr), then stop it."""
     record = await store_of(call).get(args.name)
+    if not call.principal.role.allows(record.role):  # starting it hands it its secrets: its role's decision
+        raise PermissionDenied(
+            f"Extension {record.name!r} needs the {record.role.value} role (its tools, its secrets); you are "
+            f"{call.principal.role.value}. Ask an admin to check it, or to lower its role with extension_update."
+        )
     federation = federation_of(call.app)
     if federation is None:
         raise ConfigError("Federation is not running; the hub is starting or stopping. Try again.")

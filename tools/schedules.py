@@ -10,11 +10,14 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin, Role
 from hub.clock import UtcDatetime
 from hub.db.models import new_id
+from hub.deliveries.model import Route, Routing
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import ToolError
+from hub.paging import Offset
 from hub.plugin import Arguments
-from hub.triggers.cron import parse
+from hub.triggers.cron import parse, require_fires
 from tools.actions import FiringView, actions_of
+from tools.deliveries import checked_routes
 
 plugin = Plugin("schedules")
 
@@ -34,6 +37,7 @@ class ScheduleView(BaseModel):
     next_fires: list[UtcDatetime] = Field(description="The next five slots (UTC); empty while disabled.")
     last_fired_at: UtcDatetime | None
     created_by: str
+    routes: list[Route] = Field(default_factory=list, description="Where each run's result goes (deliver_to).")
 
 
 def view(row: Any) -> ScheduleView:
@@ -50,10 +54,11 @@ def view(row: Any) -> ScheduleView:
         next_fires=schedule.next_fires(datetime.now(UTC), 5) if row.enabled else [],
         last_fired_at=row.last_fired_at,
         created_by=row.created_by,
+        routes=row.config.get("routes", []),
     )
 
 
-class ScheduleCreate(Arguments):
+class ScheduleCreate(Routing):
     name: str = Field(min_length=1, max_length=64, description="Unique action name: lowercase, digits, - and _.")
     template: str = Field(min_length=1, max_length=64)
     cron: str = Field(min_length=1, max_length=200, description="5 fields, 6 with seconds first, or @daily...")
@@ -66,7 +71,7 @@ class ScheduleCreate(Arguments):
     )
 
 
-class ScheduleUpdate(Arguments):
+class ScheduleUpdate(Routing):
     name: str = Field(min_length=1, max_length=64)
     template: str | None = Field(default=None, max_length=64)
     cron: str | None = Field(default=None, max_length=200)
@@ -88,7 +93,7 @@ class ScheduleList(BaseModel):
 class HistoryQuery(Arguments):
     name: str = Field(min_length=1, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class History(BaseModel):
@@ -103,9 +108,10 @@ class RunNow(BaseModel):
 async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
     """Run a template on a schedule. The cron line, time zone and parameters are checked now: a template
     whose required parameters are not given is refused at creation, not at 3 a.m."""
-    schedule = parse(args.cron, args.timezone)
+    schedule = require_fires(parse(args.cron, args.timezone))
     now = datetime.now(UTC)
     upcoming = schedule.next_fires(now, 1)
+    routes = await checked_routes(call, args)
     row = await actions_of(call.app).create(
         name=args.name,
         kind="schedule",
@@ -117,6 +123,7 @@ async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
             "timezone": schedule.timezone,
             "missed": args.missed,
             "concurrency": args.concurrency,
+            **({"routes": routes} if routes else {}),
         },
         enabled=args.enabled,
         actor=call.principal.name,
@@ -152,8 +159,11 @@ async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
         value = getattr(args, key)
         if value is not None:
             config[key] = value
-    schedule = parse(config["cron"], config.get("timezone", "UTC"))
+    schedule = require_fires(parse(config["cron"], config.get("timezone", "UTC")))
     config["cron"] = schedule.expression
+    routes = await checked_routes(call, args)
+    if routes is not None:
+        config["routes"] = routes
     template = args.template or row.template
     params = row.params if args.params is None else args.params
     await service.check_template(template, params, set())

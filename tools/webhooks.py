@@ -11,9 +11,12 @@ from starlette.responses import Response
 from hub import Call, Plugin, Role
 from hub.clock import UtcDatetime
 from hub.context import AppContext
+from hub.deliveries.model import Route, Routing
+from hub.paging import Offset
 from hub.plugin import Arguments
 from hub.triggers.webhooks import Webhooks, check_pointers, check_rate, new_secret
 from tools.actions import FiringView, actions_of
+from tools.deliveries import checked_routes
 
 plugin = Plugin("webhooks")
 
@@ -35,7 +38,7 @@ class Idempotency(Arguments):
     pointer: str | None = Field(default=None, max_length=200, description="JSON pointer to a payload field.")
 
 
-class WebhookCreate(Arguments):
+class WebhookCreate(Routing):
     name: str = Field(min_length=1, max_length=64, description="Also the URL slug: /hooks/{name}.")
     template: str = Field(min_length=1, max_length=64)
     auth: AuthMode = Field(
@@ -52,7 +55,9 @@ class WebhookCreate(Arguments):
         default=None,
         description="Where the delivery id is; default: X-GitHub-Delivery for github, Idempotency-Key otherwise.",
     )
-    rate_limit: str | None = Field(default=None, max_length=40, description="e.g. 10/second; default from settings.")
+    rate_limit: str | None = Field(
+        default=None, max_length=40, description="Signed deliveries per hook, e.g. 10/second; default from settings."
+    )
     enabled: bool = True
 
 
@@ -68,6 +73,7 @@ class WebhookView(BaseModel):
     enabled: bool
     last_fired_at: UtcDatetime | None
     created_by: str
+    routes: list[Route] = Field(default_factory=list, description="Where each run's result goes (deliver_to).")
 
 
 class WebhookCreated(BaseModel):
@@ -75,7 +81,7 @@ class WebhookCreated(BaseModel):
     secret: str = Field(description="The signing secret or token. Shown only now: configure the sender with it.")
 
 
-class WebhookUpdate(Arguments):
+class WebhookUpdate(Routing):
     name: str = Field(min_length=1, max_length=64)
     template: str | None = Field(default=None, max_length=64)
     auth: AuthMode | None = None
@@ -101,7 +107,7 @@ class WebhookList(BaseModel):
 class DeliveriesQuery(Arguments):
     name: str = Field(min_length=1, max_length=64)
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: Offset = 0
 
 
 class Deliveries(BaseModel):
@@ -123,6 +129,7 @@ def view(row: Any, app: AppContext) -> WebhookView:
         enabled=row.enabled,
         last_fired_at=row.last_fired_at,
         created_by=row.created_by,
+        routes=config.get("routes", []),
     )
 
 
@@ -144,6 +151,8 @@ async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
     Returns the URL and the secret (once). Required template parameters must be mapped or fixed now."""
     check_pointers(args.mapping)
     config = _config(args.auth, args.idempotency, args.rate_limit)
+    if routes := await checked_routes(call, args):
+        config["routes"] = routes
     row = await actions_of(call.app).create(
         name=args.name,
         kind="webhook",
@@ -191,6 +200,9 @@ async def webhook_update(call: Call, args: WebhookUpdate) -> WebhookView:
         idem,
         args.rate_limit if args.rate_limit is not None else current.get("rate_limit"),
     )
+    routes = await checked_routes(call, args)
+    if routes is not None or current.get("routes"):
+        config["routes"] = routes if routes is not None else current["routes"]
     changes: dict[str, Any] = {"template": template, "mapping": mapping, "params": params, "config": config}
     if args.enabled is not None:
         changes["enabled"] = args.enabled

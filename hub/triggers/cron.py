@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 from hub.errors import InvalidArguments
 
@@ -64,7 +64,10 @@ class CronSchedule:
         out: list[datetime] = []
         it = self._iter(after)
         while len(out) < limit:
-            candidate = it.get_next(datetime)
+            try:
+                candidate = it.get_next(datetime)
+            except CroniterBadDateError:  # no date matches at all (a row stored before create refused it)
+                break
             instant = candidate.astimezone(UTC)
             if instant > until:
                 break
@@ -104,3 +107,20 @@ def parse(expression: str, timezone: str = "UTC") -> CronSchedule:
             errors=[{"field": "cron", "message": "invalid cron expression", "type": "cron"}],
         )
     return CronSchedule(expression.lower() if expression.startswith("@") else expression, timezone)
+
+
+def require_fires(schedule: CronSchedule) -> CronSchedule:
+    """Refuse an expression that matches no date at all (``0 0 31 2 *``); croniter finds that out at once.
+
+    Raises:
+        InvalidArguments: naming ``cron``.
+    """
+    try:
+        schedule._iter(datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise InvalidArguments(
+            f"The cron expression {schedule.expression!r} never fires: no date matches its day and month fields "
+            "(e.g. 31 February). Pick a day that exists in the month.",
+            errors=[{"field": "cron", "message": "never fires", "type": "cron"}],
+        ) from None
+    return schedule

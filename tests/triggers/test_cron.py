@@ -9,7 +9,7 @@ import pytest
 from croniter import croniter
 
 from hub import InvalidArguments
-from hub.triggers.cron import CronSchedule, parse
+from hub.triggers.cron import CronSchedule, parse, require_fires
 
 
 def oracle(schedule: CronSchedule, start: datetime, minutes: int) -> list[datetime]:
@@ -107,3 +107,18 @@ def test_invalid_cron_and_time_zones_name_the_field(expression: str, zone: str, 
         parse(expression, zone)
     assert raised.value.errors[0]["field"] == field
     assert ZoneInfo("UTC")
+
+
+@pytest.mark.parametrize("expression", ["0 0 31 2 *", "0 0 30 2 *", "0 0 0 31 4 *"])
+def test_an_expression_that_never_fires_is_refused_naming_cron(expression: str) -> None:
+    schedule = parse(expression)  # valid syntax
+    with pytest.raises(InvalidArguments) as raised:
+        require_fires(schedule)
+    assert raised.value.errors[0]["field"] == "cron" and "never fires" in raised.value.message
+    # a row stored before the check has no next fire instead of an error
+    assert schedule.next_fires(datetime(2026, 1, 1, tzinfo=UTC)) == []
+
+
+def test_a_leap_day_fires() -> None:
+    schedule = require_fires(parse("0 0 29 2 *"))
+    assert schedule.next_fires(datetime(2026, 1, 1, tzinfo=UTC), 1) == [datetime(2028, 2, 29, tzinfo=UTC)]
