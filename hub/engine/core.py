@@ -35,7 +35,9 @@ from hub.engine.runner import Runner
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
 from hub.errors import Conflict, NotFound
+from hub.extensions.store import ExtensionStore
 from hub.protocols import ReadinessReport
+from hub.runners import access
 from hub.templates.preview import RunPreview
 from hub.templates.preview import prepare as prepare_template
 
@@ -66,6 +68,8 @@ class Engine:
         self._attachments: dict[str, Any] = {}
         self._tg: TaskGroup | None = None
         self.stopping = False
+        # awaited in a task of their own after an execution reaches a final state (result deliveries)
+        self.finished_listeners: list[Callable[[str], Coroutine[Any, Any, None]]] = []
 
     @property
     def agents(self) -> dict[str, Any]:
@@ -172,8 +176,18 @@ class Engine:
         retry_of: str | None = None,
         attempt: int = 1,
     ) -> ExecutionInfo:
-        """Queue an already rendered run (from :meth:`prepare`)."""
+        """Queue an already rendered run (from :meth:`prepare`).
+
+        Raises:
+            PermissionDenied: a Goose run a user starts (mcp, api) names an extension its role, the
+                extension's state or the runner does not grant (a trigger's run fails with that error).
+        """
         options = preview.options
+        if preview.agent == "goose" and trigger.kind in ("mcp", "api"):
+            await access.check(preview.extensions, trigger.role, options, self.app.services.find(ExtensionStore))
+        timeout = options.timeout or self.settings.execution_timeout
+        if options.timeout is None and options.max_timeout is not None:
+            timeout = min(timeout, options.max_timeout)
         now = utcnow()
         row = Execution(
             id=new_id(),
@@ -190,7 +204,7 @@ class Engine:
             instructions=preview.instructions,
             extensions=preview.extensions,
             agent_settings=options.model_dump(mode="json"),
-            timeout_seconds=options.timeout or self.settings.execution_timeout,
+            timeout_seconds=timeout,
             concurrency_limit=options.concurrency,
             attempt=attempt,
             max_retries=options.retries,
@@ -283,6 +297,9 @@ class Engine:
     def changed(self, execution_id: str, *, final: bool = False) -> None:
         """Wake local waiters and tell MCP subscribers of ``goosuke://executions/{id}``."""
         self.watch.changed(execution_id, final=final)
+        if final:
+            for listener in self.finished_listeners:
+                self.spawn(listener, execution_id)
         server, uri = self.app.server, f"goosuke://executions/{execution_id}"
         if server is not None and server.watched(uri):
             self.spawn(self._notify, uri)
