@@ -87,3 +87,22 @@ def test_random_arguments_never_cause_a_server_error(hub: Hub, data: st.DataObje
 def test_random_bytes_as_a_body_never_cause_a_server_error(hub: Hub, body: bytes) -> None:
     response = hub.post("/api/tools/user_create", body)
     assert response.status_code in (200, 400, 409, 422), response.text
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "field"),
+    [
+        ("action_disable", {"name": "a\x00b"}, "name"),
+        ("template_list", {"search": "x\x00"}, "search"),
+        ("template_run", {"name": "echo", "params": {"text": ["ok", "bad\x00"]}}, "params.text[1]"),
+        ("secret_set", {"name": "KEY", "value": "abcd", "description": "\x00"}, "description"),
+    ],
+)
+def test_a_nul_character_in_any_argument_is_a_422_naming_its_field(
+    hub: Hub, tool: str, arguments: dict[str, Any], field: str
+) -> None:
+    # PostgreSQL refuses NUL in text and JSON: it used to surface as a 500 from asyncpg
+    response = hub.post(f"/api/tools/{tool}", json.dumps(arguments).encode())
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert "NUL character" in response.json()["detail"]
