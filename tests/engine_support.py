@@ -139,35 +139,50 @@ async def pid_of(app: AppContext, execution_id: str) -> int:
     return int(await until(recorded, what="the run's pid to be recorded"))
 
 
+def execution_row(template: str, **fields: Any) -> Execution:
+    """An execution row as the engine writes one (a command run of ``template``); ``fields`` override."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        "template_name": template,
+        "template_version": 1,
+        "agent": "command",
+        "status": "succeeded",
+        "trigger_kind": "api",
+        "trigger_actor": "admin",
+        "run_role": "operator",
+        "params": {},
+        "prompt": "p",
+        "extensions": [],
+        "agent_settings": {},
+        "timeout_seconds": 60,
+        "attempt": 1,
+        "max_retries": 0,
+        "queued_at": now,
+        "started_at": now,
+        "finished_at": now,
+    }
+    return Execution(**{**values, **fields})
+
+
 async def orphan(app: AppContext, template: str, owner: str, *, retries: int = 0, host: str | None = None) -> str:
     """A row as a crashed hub (or another hub process) leaves it: running, claimed by ``owner``, with some log."""
-    row_id = new_id()
+    row = execution_row(
+        template,
+        status="running",
+        trigger_kind="schedule",
+        trigger_actor="nightly",
+        agent_settings={"argv": ["true"], "retries": retries},
+        max_retries=retries,
+        finished_at=None,
+        claimed_by=owner,
+        host=host,
+        log_lines=1,
+        log_bytes=10,
+    )
+    row_id = row.id
     async with app.db.session() as session:
-        session.add(
-            Execution(
-                id=row_id,
-                template_name=template,
-                template_version=1,
-                agent="command",
-                status="running",
-                trigger_kind="schedule",
-                trigger_actor="nightly",
-                run_role="operator",
-                params={},
-                prompt="p",
-                extensions=[],
-                agent_settings={"argv": ["true"], "retries": retries},
-                timeout_seconds=60,
-                attempt=1,
-                max_retries=retries,
-                queued_at=utcnow(),
-                started_at=utcnow(),
-                claimed_by=owner,
-                host=host,
-                log_lines=1,
-                log_bytes=10,
-            )
-        )
+        session.add(row)
         await session.flush()
         session.add(ExecutionLogLine(execution_id=row_id, seq=1, stream="stdout", text="halfway"))
         await accounts.create_token(session, f"run:{row_id}", Role.operator)

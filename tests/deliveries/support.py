@@ -13,6 +13,7 @@ from aiohttp import web
 from hub.errors import AuthError
 from hub.triggers.webhooks import verify
 from tests.conftest import LiveHub
+from tests.engine_support import execution_row
 
 SECRET_NAME = "CALLBACK_KEY"
 SECRET_VALUE = "callback-signing-key-0123456789"
@@ -87,36 +88,13 @@ async def http_destination(hub: LiveHub, name: str, receiver: Receiver) -> None:
 async def lost_run(hub: LiveHub, template: str, output: str, *, routes: list[dict[str, str]] | None = None) -> str:
     """A run as a hub that crashed (or stopped) leaves it when the execution row was final but its finished
     listener had not written the deliveries yet: succeeded, claimed by a gone engine, no delivery row."""
-    from hub.db.models import Execution, new_id, utcnow
+    from hub.db.models import new_id
     from hub.deliveries import store
 
-    row_id = new_id()
+    row = execution_row(template, exit_code=0, output=output, claimed_by=new_id())  # an engine no process has
     async with hub.context.db.session() as session:
-        session.add(
-            Execution(
-                id=row_id,
-                template_name=template,
-                template_version=1,
-                agent="command",
-                status="succeeded",
-                trigger_kind="api",
-                trigger_actor="admin",
-                run_role="operator",
-                params={},
-                prompt="p",
-                extensions=[],
-                agent_settings={},
-                timeout_seconds=60,
-                attempt=1,
-                max_retries=0,
-                queued_at=utcnow(),
-                started_at=utcnow(),
-                finished_at=utcnow(),
-                exit_code=0,
-                output=output,
-                claimed_by=new_id(),  # an engine id no live process has
-            )
-        )
+        session.add(row)
+    row_id = row.id
     if routes:
         await store.set_routes(hub.context.db, row_id, routes)
     return row_id

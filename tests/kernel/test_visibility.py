@@ -18,9 +18,10 @@ from mcp.shared.exceptions import MCPDeprecationWarning, MCPError
 from harness.processes import hub_env, serving
 from hub import accounts
 from hub.db import Database
-from hub.db.models import Action, Execution, ExecutionLogLine, new_id, utcnow
+from hub.db.models import Action, ExecutionLogLine, new_id
 from hub.principal import Role
 from hub.settings import Settings
+from tests.engine_support import execution_row
 
 pytestmark = pytest.mark.anyio
 
@@ -47,25 +48,11 @@ async def _seed(database_url: str) -> tuple[dict[str, str], dict[str, str]]:
             for label, (kind, actor) in RUNS.items():
                 ids[label] = new_id()
                 session.add(
-                    Execution(
+                    execution_row(
+                        "t",
                         id=ids[label],
-                        template_name="t",
-                        template_version=1,
-                        agent="command",
-                        status="succeeded",
                         trigger_kind=kind,
                         trigger_actor=actor,
-                        run_role="operator",
-                        params={},
-                        prompt="p",
-                        extensions=[],
-                        agent_settings={},
-                        timeout_seconds=60,
-                        attempt=1,
-                        max_retries=0,
-                        queued_at=utcnow(),
-                        started_at=utcnow(),
-                        finished_at=utcnow(),
                         output=f"output of {label}",
                         log_lines=1,
                         log_bytes=10,
