@@ -295,6 +295,8 @@ class HubServer(MCPServer[Any]):
             self.app.registry.find_resource(uri)
         except NotFound:
             source = next((s for s in self._sources() if s.serves_uri(uri)), None)
+            if source is None and not uri.startswith("goosuke://"):
+                return  # outside every namespace the hub serves: nothing will ever notify, accepted as the spec allows
             try:
                 if source is None:
                     raise

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from hub import Call, Plugin, Role
 from hub.deliveries.routes import AnnounceFailuresTo, DeliverTo
+from hub.errors import InvalidArguments, describe_validation_errors, summarize_validation_errors
 from hub.paging import Offset
 from hub.plugin import Arguments
 from hub.runners.service import Runners
@@ -40,7 +41,7 @@ class TemplateUpdate(Arguments):
     instructions: str | None = Field(default=None, description="Send an empty string to remove them.")
     parameters: list[Parameter] | None = None
     extensions: list[str] | None = None
-    agent: str | None = None
+    agent: str | None = Field(default=None, max_length=32, description="goose, openai, command or sampling.")
     runner: str | None = Field(default=None, pattern=NAME_PATTERN, description="The runner it runs on (runner_list).")
     agent_settings: InlineSettings | None = Field(
         default=None,
@@ -166,7 +167,13 @@ async def template_update(call: Call, args: TemplateUpdate) -> TemplateInfo:
     inline = args.agent_settings
     if inline is not None:
         changes["agent_settings"] = inline.knobs().model_dump()
-    definition = TemplateDefinition.model_validate({**current, **changes})
+    try:  # a field the update's own model bounds more loosely than the definition (e.g. agent's length)
+        definition = TemplateDefinition.model_validate({**current, **changes})
+    except ValidationError as exc:
+        details = describe_validation_errors(exc.errors(), TemplateDefinition)
+        raise InvalidArguments(
+            f"Invalid arguments for 'template_update': {summarize_validation_errors(details)}", errors=details
+        ) from None
     definition = await resolve(call, definition, inline, agent_given="agent" in args.model_fields_set)
     expected = args.expected_version if args.expected_version is not None else version
     async with call.app.db.session() as session:

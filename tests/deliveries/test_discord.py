@@ -91,6 +91,10 @@ async def test_the_daily_digest_schedule_posts_its_digest_to_its_destination(
     run = await ok(hub, "schedule_run_now", name="weekday-digest")
     [digest] = await posted(discord, world.random)
     assert digest.startswith("## Highlights") and "- Release 1.4 shipped" in digest and "INC-7" in digest
-    body = await ok(hub, "delivery_list", destination="team-digest")
-    [delivery] = body["deliveries"]
-    assert delivery["execution_id"] == run["execution"]["id"] and delivery["status"] == "delivered"
+
+    async def recorded() -> dict[str, object] | None:  # the post lands a moment before its row says so
+        [delivery] = (await ok(hub, "delivery_list", destination="team-digest"))["deliveries"]
+        return delivery if delivery["status"] == "delivered" else None
+
+    delivery = await until(recorded, 20, "the delivery to be recorded as delivered")
+    assert delivery["execution_id"] == run["execution"]["id"]
