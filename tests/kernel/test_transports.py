@@ -46,10 +46,14 @@ async def test_legacy_sse_lists_and_calls_tools_with_a_token(live_hub: LiveHub) 
 
 
 async def test_an_idle_sse_session_survives_many_ping_intervals(live_hub: LiveHub) -> None:
-    """The test hub pings every 0.2 s; a read timeout of 1 s would drop the stream without pings."""
+    """The test hub pings every 0.2 s; a read timeout of 2 s would drop the stream without pings.
+
+    The timeout is ten ping intervals so a loaded CI machine that stalls the loop for a
+    second does not drop a stream the pings did keep alive.
+    """
     headers = {"Authorization": f"Bearer {live_hub.admin_token}"}
-    async with Client(sse_client(f"{live_hub.url}/sse", headers=headers, sse_read_timeout=1.0)) as client:
-        await anyio.sleep(3.0)  # 15 ping intervals, 3 read timeouts
+    async with Client(sse_client(f"{live_hub.url}/sse", headers=headers, sse_read_timeout=2.0)) as client:
+        await anyio.sleep(5.0)  # 25 ping intervals, 2.5 read timeouts
         result = await client.call_tool("whoami", {})
         assert not result.is_error
         assert result.structured_content["name"] == "admin"  # the first-start user
