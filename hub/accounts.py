@@ -12,7 +12,7 @@ import anyio.to_thread
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import ApiToken, AuditEvent, AuthRevision, User
+from hub.db.models import ApiToken, AuditEvent, AuthRevision, Team, TeamMember, User
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.principal import Role
 
@@ -92,6 +92,10 @@ async def create_user(
     user = User(username=username, password_hash=hashed, role=role.value)
     session.add(user)
     await session.flush()
+    team = Team(name=f"@{username}", description=f"{username}'s own team.", personal_of=user.id, created_by=actor)
+    session.add(team)
+    await session.flush()
+    session.add(TeamMember(team_id=team.id, user_id=user.id, role="owner"))
     await audit(session, actor, "user.create", username, role=role.value)
     return user
 

@@ -33,6 +33,7 @@ from hub.login import CLIENT_ADDRESS, LoginGuard
 from hub.principal import ANONYMOUS_ADMIN, Principal, Role
 from hub.problems import problem
 from hub.settings import Settings
+from hub.teams.grants import narrow, principal_for, role_permissions, user_grants
 
 logger = logging.getLogger("goosuke.auth")
 
@@ -173,16 +174,16 @@ class HubTokenVerifier:
             raise AuthError("The bearer token is neither a valid access token nor an API token (gsk_...).") from None
         async with self.db.session() as session:
             user = await session.get(User, str(claims["sub"]))
-        if user is None or user.disabled:
-            raise AuthError("The token's user no longer exists or is disabled.")
-        if claims.get("ver", 0) != (user.token_version or 0):
-            raise AuthError(
-                "The access token was issued before this user's password, role or status changed; "
-                "log in again at POST /api/auth/token."
-            )
-        return Principal(
-            subject=user.id, name=user.username, role=Role(user.role), via="jwt", token_id=str(claims.get("jti"))
-        )
+            if user is None or user.disabled:
+                raise AuthError("The token's user no longer exists or is disabled.")
+            if claims.get("ver", 0) != (user.token_version or 0):
+                raise AuthError(
+                    "The access token was issued before this user's password, role or status changed; "
+                    "log in again at POST /api/auth/token."
+                )
+            grants, home = await user_grants(session, user)
+        scoped = narrow(grants, permissions=_claim_list(claims, "perms"), teams=_claim_list(claims, "teams"))
+        return principal_for(user, scoped, home, via="jwt", token_id=str(claims.get("jti")))
 
     async def _api_token(self, token: str) -> Principal:
         now = datetime.now(UTC)
@@ -194,21 +195,26 @@ class HubTokenVerifier:
                 raise AuthError("This API token was revoked. Ask an admin for a new one.")
             if row.expires_at is not None and aware(row.expires_at) <= now:
                 raise AuthError("This API token has expired. Ask an admin for a new one.")
-            name = row.name
-            if row.user_id:
-                user = await session.get(User, row.user_id)
-                if user is None or user.disabled:
-                    raise AuthError("The user this API token belongs to is disabled.")
-                name = user.username
             if row.last_used_at is None or (now - aware(row.last_used_at)).total_seconds() > 60:
                 row.last_used_at = now
-            return Principal(
-                subject=row.user_id or f"token:{row.id}",
-                name=name,
-                role=Role(row.role),
-                via="api_token",
-                token_id=row.id,
-            )
+            if not row.user_id:  # a token from before tokens belonged to users: its role is all it has
+                return Principal(
+                    subject=f"token:{row.id}", name=row.name, role=Role(row.role), via="api_token", token_id=row.id
+                )
+            user = await session.get(User, row.user_id)
+            if user is None or user.disabled:
+                raise AuthError("The user this API token belongs to is disabled.")
+            grants, home = await user_grants(session, user)
+            ceiling = (await role_permissions(session, [row.role]))[row.role]
+        scoped = narrow(
+            grants, ceiling=ceiling, permissions=row.permissions, teams=row.team_ids, tool_patterns=row.tool_patterns
+        )
+        return principal_for(user, scoped, home, via="api_token", token_id=row.id)
+
+
+def _claim_list(claims: dict[str, object], name: str) -> list[str] | None:
+    value = claims.get(name)
+    return [str(item) for item in value] if isinstance(value, list) else None
 
 
 def access_token_for(principal: Principal, token: str) -> AccessToken:
@@ -217,12 +223,20 @@ def access_token_for(principal: Principal, token: str) -> AccessToken:
         client_id=principal.name,
         scopes=[principal.role.value],
         subject=principal.subject,
-        claims={"role": principal.role.value, "via": principal.via, "token_id": principal.token_id},
+        claims={
+            "role": principal.role.value,
+            "via": principal.via,
+            "token_id": principal.token_id,
+            PRINCIPAL_SCOPE_KEY: principal,  # the whole principal, grants included, for the SDK's auth context
+        },
     )
 
 
 def principal_from_access_token(token: AccessToken) -> Principal:
     claims = token.claims or {}
+    carried = claims.get(PRINCIPAL_SCOPE_KEY)
+    if isinstance(carried, Principal):
+        return carried
     return Principal(
         subject=token.subject or token.client_id,
         name=token.client_id,

@@ -114,10 +114,11 @@ class Facade:
                 "title": s.title,
                 "description": s.description,
                 "role": s.role.value,
+                "permission": s.permission,
                 "input_schema": s.input_schema,
                 "output_schema": s.output_schema,
             }
-            for s in self.app.registry.tools.values()
+            for s in self.app.registry.callable_tools(self._call(request).principal)
         ]
         return JSONResponse({"tools": tools})
 

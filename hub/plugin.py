@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from hub.errors import ConfigError, PermissionDenied
 from hub.principal import Principal, Role
 from hub.services import ServiceFactory, ServiceSpec
+from hub.teams.permissions import BUILTIN_ROLES, LEGACY_ROLE_PERMISSION, PERMISSIONS
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
@@ -151,9 +152,16 @@ class Call:
                 pass
 
     def require(self, role: Role) -> None:
-        if not self.principal.role.allows(role):
+        """Refuse a caller without what ``role`` stands for (see ``permission`` on ``Plugin.tool``)."""
+        self.require_permission(LEGACY_ROLE_PERMISSION[role.value])
+
+    def require_permission(self, permission: str, team: str | None = None) -> None:
+        """Refuse a caller without ``permission`` (in ``team``, or anywhere when ``team`` is None)."""
+        if not self.principal.may(permission, team):
+            where = "in that team" if team else "globally or in any of your teams"
             raise PermissionDenied(
-                f"This needs the {role.value} role; you are {self.principal.role.value}. Ask an admin."
+                f"This needs the {permission} permission {where}; you ({self.principal.name}) do not have it. "
+                "Ask an admin or the team's owner for a role that grants it."
             )
 
 
@@ -169,10 +177,13 @@ class ToolSpec:
     read_only: bool
     destructive: bool
     plugin: str
+    permission: str = ""
     input_schema: dict[str, Any] = field(default_factory=dict, compare=False)
     output_schema: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.permission:
+            object.__setattr__(self, "permission", _permission(self.name, None, self.role))
         # Generated once: schema generation costs far more than a whole tool call.
         object.__setattr__(self, "input_schema", self.input_model.model_json_schema())
         object.__setattr__(self, "output_schema", self.output_model.model_json_schema(mode="serialization"))
@@ -187,6 +198,7 @@ class ResourceSpec:
     mime_type: str
     role: Role
     plugin: str
+    permission: str = "hub.read"
 
     @property
     def is_template(self) -> bool:
@@ -231,11 +243,16 @@ class Plugin:
         name: str | None = None,
         *,
         role: Role = Role.viewer,
+        permission: str | None = None,
         title: str | None = None,
         read_only: bool = False,
         destructive: bool = False,
     ) -> Callable[[ToolFnT], ToolFnT]:
-        """Declare a tool. Its docstring is the description clients show to the model."""
+        """Declare a tool. Its docstring is the description clients show to the model.
+
+        ``permission`` (``hub.teams.permissions``) is what a caller needs; a plugin that names only a
+        ``role`` needs what sets that role apart from the ones below it.
+        """
         if callable(name):
             raise ConfigError("Use @plugin.tool() with parentheses: the decorator was not called.")
 
@@ -257,11 +274,12 @@ class Plugin:
                     input_model,
                     output_model,
                     description,
-                    role,
+                    lowest_role(permission) if permission else role,
                     title,
                     read_only,
                     destructive,
                     self.name,
+                    permission=_permission(tool_name, permission, role),
                 )
             )
             return fn
@@ -269,13 +287,23 @@ class Plugin:
         return decorator
 
     def resource(
-        self, uri: str, *, name: str | None = None, mime_type: str = "application/json", role: Role = Role.viewer
+        self,
+        uri: str,
+        *,
+        name: str | None = None,
+        mime_type: str = "application/json",
+        role: Role = Role.viewer,
+        permission: str | None = None,
     ) -> Callable[[ResourceFnT], ResourceFnT]:
         """Declare a resource or resource template (``{var}`` in the URI become keyword arguments)."""
 
         def decorator(fn: ResourceFnT) -> ResourceFnT:
             description = inspect.cleandoc(fn.__doc__ or "")
-            self.resources.append(ResourceSpec(uri, fn, name or fn.__name__, description, mime_type, role, self.name))
+            needed = _permission(uri, permission, role)
+            lowest = lowest_role(permission) if permission else role
+            self.resources.append(
+                ResourceSpec(uri, fn, name or fn.__name__, description, mime_type, lowest, self.name, needed)
+            )
             return fn
 
         return decorator
@@ -333,3 +361,19 @@ class Plugin:
         """Offer ``obj`` as the ``name`` of ``kind`` (e.g. an agent backend); returns ``obj``."""
         self.providers.append((kind, name, obj))
         return obj
+
+
+def _permission(what: str, permission: str | None, role: Role) -> str:
+    if permission is None:
+        return LEGACY_ROLE_PERMISSION[role.value]
+    if permission not in PERMISSIONS:
+        raise ConfigError(f"{what!r} needs the unknown permission {permission!r}; use one of hub.teams.permissions.")
+    return permission
+
+
+def lowest_role(permission: str) -> Role:
+    """The lowest built-in role that holds ``permission`` (what the reference docs show beside it)."""
+    for role in Role:
+        if permission in BUILTIN_ROLES[role.value]:
+            return role
+    return Role.admin

@@ -36,7 +36,9 @@ from hub.plugin import (
     ToolSpec,
     check_strict_input,
 )
+from hub.principal import Principal
 from hub.services import ServiceSpec
+from hub.teams.audit import record_denial
 
 # The domains' service plugins, by module name (the kernel never imports a domain; Datasette's
 # DEFAULT_PLUGINS idea). Start-up order comes from the services' needs, not from this list.
@@ -165,12 +167,11 @@ class Registry:
         started = time.perf_counter()
         outcome = "error"
         try:
-            if not call.principal.role.allows(spec.role):
+            denial = self.denial(spec, call.principal)
+            if denial is not None:
                 outcome = "denied"
-                raise PermissionDenied(
-                    f"Tool {name!r} needs the {spec.role.value} role; you are {call.principal.role.value}. "
-                    "Ask an admin for a token with that role."
-                )
+                await record_denial(call, f"tool:{name}", denial)
+                raise PermissionDenied(denial)
             if arguments is None:
                 arguments = {}
             if not isinstance(arguments, dict):
@@ -204,6 +205,25 @@ class Registry:
             metrics.tool_calls.labels(tool=name, outcome=outcome, via=call.via).inc()
             metrics.tool_seconds.labels(tool=name).observe(time.perf_counter() - started)
 
+    @staticmethod
+    def denial(spec: ToolSpec, principal: Principal) -> str | None:
+        """Why ``principal`` may not call ``spec`` at all, or ``None`` when it may (the one tool gate)."""
+        if not principal.grants.may_call(spec.name):
+            return (
+                f"Tool {spec.name!r} is outside this token's tool patterns "
+                f"({', '.join(principal.grants.tool_patterns or ())}). Use a token made for it."
+            )
+        if not principal.may(spec.permission):
+            return (
+                f"Tool {spec.name!r} needs the {spec.permission} permission (the {spec.role.value} role has it); "
+                f"you ({principal.name}) do not have it, globally or in any team. Ask an admin or a team owner."
+            )
+        return None
+
+    def callable_tools(self, principal: Principal) -> list[ToolSpec]:
+        """The tools ``principal`` may call: what ``tools/list`` and ``GET /api/tools`` show it."""
+        return [spec for spec in self.tools.values() if self.denial(spec, principal) is None]
+
     def find_resource(self, uri: str) -> tuple[ResourceSpec, dict[str, str]]:
         for spec in self.resources:
             params = {} if spec.uri == uri else spec.match(uri) if spec.is_template else None
@@ -213,7 +233,10 @@ class Registry:
 
     async def read_resource(self, uri: str, call: Call) -> tuple[ResourceSpec, str | bytes]:
         spec, params = self.find_resource(uri)
-        call.require(spec.role)
+        if not call.principal.may(spec.permission):
+            reason = f"Reading {uri!r} needs the {spec.permission} permission; you ({call.principal.name}) lack it."
+            await record_denial(call, f"resource:{uri}", reason)
+            raise PermissionDenied(reason)
         value = await spec.fn(call, **params)
         if isinstance(value, BaseModel):
             return spec, value.model_dump_json(indent=2)

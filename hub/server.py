@@ -136,7 +136,7 @@ class HubServer(MCPServer[Any]):
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
-        for spec in self.app.registry.tools.values():
+        for spec in self.app.registry.callable_tools(self.principal_of(None)):  # a caller sees what it may call
             tools.append(
                 MCPTool(
                     name=spec.name,
@@ -145,7 +145,7 @@ class HubServer(MCPServer[Any]):
                     input_schema=spec.input_schema,
                     output_schema=spec.output_schema,
                     annotations=ToolAnnotations(read_only_hint=spec.read_only, destructive_hint=spec.destructive),
-                    meta={"goosuke/role": spec.role.value},
+                    meta={"goosuke/role": spec.role.value, "goosuke/permission": spec.permission},
                 )
             )
         for source in self._sources():

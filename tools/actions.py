@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.clock import UtcDatetime
 from hub.context import AppContext
 from hub.db.models import Action, ActionFiring
@@ -116,14 +116,14 @@ class Firings(BaseModel):
     firings: list[FiringView]
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def action_list(call: Call, args: ActionFilter) -> ActionList:
     """List every trigger (schedules, webhooks, Discord reactions) with its template, last and next firing."""
     rows = await actions_of(call.app).matching(args.kind, args.enabled)
     return ActionList(actions=[view_of(row, call.app) for row in rows])
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def action_enable(call: Call, args: ActionName) -> ActionView:
     """Enable a trigger of any kind. A schedule does not fire the slots it missed while disabled."""
     service = actions_of(call.app)
@@ -132,13 +132,13 @@ async def action_enable(call: Call, args: ActionName) -> ActionView:
     return view_of(await service.set_enabled(args.name, True, next_fire_at=upcoming), call.app)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def action_disable(call: Call, args: ActionName) -> ActionView:
     """Disable a trigger everywhere: schedulers skip it, its webhook answers 404, its reaction is ignored."""
     return view_of(await actions_of(call.app).set_enabled(args.name, False), call.app)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def action_firings(call: Call, args: FiringsQuery) -> Firings:
     """Recent firings of one trigger or of all, newest first, each with its outcome and execution id."""
     service = actions_of(call.app)

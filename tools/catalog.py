@@ -125,7 +125,7 @@ async def _installed(call: Call) -> set[str]:
     return {r.key for r in await store_of(call).records()}
 
 
-@plugin.tool(role=Role.viewer, read_only=True)
+@plugin.tool(permission="catalog.read", read_only=True)
 async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
     """Search the catalog of well-known MCP servers (and the MCP Registry when GOOSUKE_REGISTRY_URL is set)
     by words; each entry says how it runs and which variables and secrets it needs."""
@@ -141,7 +141,7 @@ async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
     return SearchResult(entries=[CatalogEntry.of(e, s, installed) for e, s in entries[: args.limit]], warnings=warnings)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="extensions.manage")
 async def extension_install(call: Call, args: InstallArgs) -> Installed:
     """Install a catalog entry as a Goose extension: its package is run directly (npx, uvx, docker argv,
     never a shell) or its remote is connected to. Secret variables given in `values` go to the vault and
@@ -182,7 +182,7 @@ async def _template_text(call: Call, name: str) -> str:
     return json.dumps(result.model_dump(mode="json"))
 
 
-@plugin.tool(role=Role.viewer, read_only=True)
+@plugin.tool(permission="catalog.read", read_only=True)
 async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendations:
     """Recommend MCP servers from the catalog for a task (a prompt, or a template's text): ranked, with the
     reason, and each with the prefilled extension entry and the secrets or values still missing."""

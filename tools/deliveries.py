@@ -151,7 +151,7 @@ def _require_admin_for_http(call: Call, kind: str) -> None:
         )
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="deliveries.manage")
 async def destination_create(call: Call, args: DestinationCreate) -> DestinationView:
     """Name a place results go: a Discord channel or thread (`discord`), or an HMAC-signed HTTP callback
     (`http`, admins only; signed like incoming `hmac` webhooks: X-Goosuke-Timestamp, X-Goosuke-Signature)."""
@@ -170,19 +170,19 @@ async def destination_create(call: Call, args: DestinationCreate) -> Destination
     return DestinationView.of(row)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="deliveries.read")
 async def destination_list(call: Call, args: NoArguments) -> DestinationList:
     """List the destinations results can go to (names for deliver_to and announce_failures_to)."""
     return DestinationList(destinations=[DestinationView.of(r) for r in await store.destinations(call.app.db)])
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="deliveries.read")
 async def destination_get(call: Call, args: DestinationName) -> DestinationView:
     """One destination: its kind, its Discord channel or its URL and secret name."""
     return DestinationView.of(await store.get_destination(call.app.db, args.name))
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="deliveries.manage")
 async def destination_update(call: Call, args: DestinationUpdate) -> DestinationView:
     """Change a destination: new `discord` or `http` settings (in full), or its description."""
     row = await store.get_destination(call.app.db, args.name)
@@ -197,7 +197,7 @@ async def destination_update(call: Call, args: DestinationUpdate) -> Destination
     return DestinationView.of(await store.save_destination(call.app.db, args.name, **changes))
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="deliveries.manage", destructive=True)
 async def destination_delete(call: Call, args: DestinationName) -> DestinationView:
     """Delete a destination; routes naming it fail their deliveries (recorded) until changed."""
     row = await store.get_destination(call.app.db, args.name)
@@ -205,7 +205,7 @@ async def destination_delete(call: Call, args: DestinationName) -> DestinationVi
     return DestinationView.of(await store.delete_destination(call.app.db, args.name))
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="deliveries.read")
 async def delivery_list(call: Call, args: DeliveryQuery) -> DeliveryList:
     """Recorded deliveries, newest first: per execution or destination, with every attempt."""
     rows = await store.find(
@@ -219,13 +219,13 @@ async def delivery_list(call: Call, args: DeliveryQuery) -> DeliveryList:
     return DeliveryList(deliveries=[DeliveryView.of(r) for r in rows])
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="deliveries.read")
 async def delivery_get(call: Call, args: DeliveryId) -> DeliveryView:
     """One delivery with its attempts (status codes and errors)."""
     return DeliveryView.of(await store.get(call.app.db, args.id))
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="deliveries.manage")
 async def delivery_retry(call: Call, args: DeliveryId) -> DeliveryView:
     """Send a failed delivery again: a new round of attempts, recorded after the earlier ones."""
     row = await call.app.services.get(Deliveries).retry(args.id, call.principal.name)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.clock import UtcDatetime
 from hub.context import AppContext
 from hub.discord import DiscordService, Emoji, ReplyTo, message_link
@@ -171,7 +171,7 @@ async def post_messages(
     return posted
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="chat.post")
 async def discord_send_message(call: Call, args: SendMessage) -> SentMessages:
     """Post a message in a Discord channel or thread, optionally as a reply. Text over 2,000 characters is
     split into several messages on line boundaries. Mentions do not ping unless `mentions` allows them."""
@@ -183,7 +183,7 @@ async def discord_send_message(call: Call, args: SendMessage) -> SentMessages:
     return SentMessages(messages=[MessageView.of(m, place.guild_id) for m in posted], count=len(posted))
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="chat.post")
 async def discord_edit_message(call: Call, args: EditMessage) -> MessageView:
     """Replace the text of one of the bot's own messages (at most 2,000 characters)."""
     service = discord_of(call.app)
@@ -192,7 +192,7 @@ async def discord_edit_message(call: Call, args: EditMessage) -> MessageView:
     return MessageView.of(data, place.guild_id)
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="chat.post", destructive=True)
 async def discord_delete_message(call: Call, args: MessageRef) -> Deleted:
     """Delete a message (the bot's own, or anyone's where the bot has Manage Messages)."""
     service = discord_of(call.app)
@@ -201,7 +201,7 @@ async def discord_delete_message(call: Call, args: MessageRef) -> Deleted:
     return Deleted(deleted=True, channel_id=args.channel_id, message_id=args.message_id)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_get_message(call: Call, args: MessageRef) -> MessageView:
     """Read one message with its author, text, embed text and attachment names."""
     service = discord_of(call.app)
@@ -209,7 +209,7 @@ async def discord_get_message(call: Call, args: MessageRef) -> MessageView:
     return MessageView.of(await service.api.message(place.channel_id, args.message_id), place.guild_id)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_get_history(call: Call, args: HistoryQuery) -> History:
     """Read a page of a channel's or thread's messages (at most 100), oldest first: the latest, or those
     before/after/around a message id. Page on with the `older` and `newer` cursors."""
@@ -225,7 +225,7 @@ async def discord_get_history(call: Call, args: HistoryQuery) -> History:
     return History(messages=messages, older=older, newer=newer)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="chat.post")
 async def discord_add_reaction(call: Call, args: ReactionArgs) -> Reacted:
     """Add the bot's reaction to a message: a Unicode emoji or a custom one (<:name:id>)."""
     try:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import discord
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.discord import DiscordService
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments
@@ -86,7 +86,7 @@ def _id(value: str | None) -> int | None:
     return int(value) if value is not None else None
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_search_messages(call: Call, args: SearchQuery) -> SearchResult:
     """Search a guild's messages by words, author, channel or attachments (Discord's search, newest first,
     at most 25 per page). Waits briefly while Discord is still indexing the guild."""
@@ -121,7 +121,7 @@ async def _parent(service: DiscordService, message: dict[str, Any]) -> int | Non
     return channel.parent_id if isinstance(channel, discord.Thread) else None
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_list_guilds(call: Call, args: NoArguments) -> GuildList:
     """List the Discord guilds (servers) the bot is in and the hub may touch."""
     service = discord_of(call.app)
@@ -133,7 +133,7 @@ async def discord_list_guilds(call: Call, args: NoArguments) -> GuildList:
     return GuildList(guilds=guilds)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_list_channels(call: Call, args: GuildRef) -> ChannelList:
     """List a guild's channels and (by default) its active threads, as the hub may touch them."""
     service = discord_of(call.app)
@@ -160,7 +160,7 @@ async def discord_list_channels(call: Call, args: GuildRef) -> ChannelList:
     return ChannelList(channels=out)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="chat.post")
 async def discord_create_thread(call: Call, args: CreateThread) -> ThreadView:
     """Open a thread in a channel, on a message or on its own, and optionally post a first message in it."""
     service = discord_of(call.app)

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.clock import UtcDatetime
 from hub.db.models import Action
 from hub.discord import EVENT_FIELDS, Emoji, reaction_config
@@ -146,7 +146,7 @@ def _emojis(values: list[str]) -> list[Emoji]:
     return out
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def discord_reaction_create(call: Call, args: BindingCreate) -> BindingView:
     """Bind emoji to a template: reacting with one of them on a message (in the guild/channel scope) runs
     the template once per message, with parameters mapped from the event (e.g. transcript <- history),
@@ -164,14 +164,14 @@ async def discord_reaction_create(call: Call, args: BindingCreate) -> BindingVie
     return BindingView.of(row)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def discord_reaction_list(call: Call, args: BindingFilter) -> BindingList:
     """List reaction bindings: emoji, scope, template, parameter mapping."""
     rows = await actions_of(call.app).matching("reaction", args.enabled)
     return BindingList(bindings=[BindingView.of(r) for r in rows])
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def discord_reaction_update(call: Call, args: BindingUpdate) -> BindingView:
     """Change a reaction binding; only the fields given change (the scope fields replace both ids)."""
     service = actions_of(call.app)
@@ -196,13 +196,13 @@ async def discord_reaction_update(call: Call, args: BindingUpdate) -> BindingVie
     return BindingView.of(await service.save(row, **changes))
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="triggers.manage", destructive=True)
 async def discord_reaction_delete(call: Call, args: BindingName) -> BindingView:
     """Delete a reaction binding and its history (executions it started stay)."""
     return BindingView.of(await actions_of(call.app).delete(args.name, "reaction"))
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def discord_reaction_runs(call: Call, args: RunQuery) -> RunList:
     """Recent reaction runs, newest first: who reacted where, the execution, and what was posted or why not."""
     channel = int(args.channel_id) if args.channel_id else None

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.clock import UtcDatetime
 from hub.db.models import DiscordScope
 from hub.discord import EffectiveConfig, ScopeConfig
@@ -112,7 +112,7 @@ async def _guild_and_parent(call: Call, ref: ScopeRef) -> tuple[int | None, int 
     return guild, None
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_settings_get(call: Call, args: ScopeRef) -> SettingsView:
     """The Discord settings of a guild or a channel: what is set there and what applies after inheritance
     (enabled, which reaction actions, allowed roles, language, history window, where results go)."""
@@ -124,7 +124,7 @@ async def discord_settings_get(call: Call, args: ScopeRef) -> SettingsView:
     return SettingsView(scope=ScopeView.of(row) if row else None, effective=effective)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="chat.settings")
 async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView:
     """Change the Discord settings of a guild or a channel; only the fields given change, `unset` forgets
     some. A channel's settings override its guild's."""
@@ -148,13 +148,13 @@ async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView
     return await discord_settings_get(call, ScopeRef(guild_id=args.guild_id, channel_id=args.channel_id))
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_settings_list(call: Call, args: NoArguments) -> ScopeList:
     """Every guild and channel with Discord settings or an allow-list entry."""
     return ScopeList(scopes=[ScopeView.of(r) for r in await discord_of(call.app).scopes.entries()])
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="chat.settings")
 async def discord_settings_reset(call: Call, args: ScopeRef) -> SettingsView:
     """Forget every setting of a guild or channel (it inherits again); its allow-list entry stays."""
     scopes = discord_of(call.app).scopes
@@ -174,13 +174,13 @@ async def _allowlist(call: Call) -> Allowlist:
     )
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_allowlist_get(call: Call, args: NoArguments) -> Allowlist:
     """The guilds and channels the hub may touch (Discord tools and reaction actions). Empty means all."""
     return await _allowlist(call)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="chat.manage")
 async def discord_allowlist_add(call: Call, args: ScopeRef) -> Allowlist:
     """Allow the hub to touch a guild (all its channels) or one channel (and its threads). Once the list
     has an entry, everything not on it is refused."""
@@ -195,7 +195,7 @@ async def discord_allowlist_add(call: Call, args: ScopeRef) -> Allowlist:
     return await _allowlist(call)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="chat.manage")
 async def discord_allowlist_remove(call: Call, args: ScopeRef) -> Allowlist:
     """Take a guild or channel off the allow-list (its settings stay). When the list becomes empty, the hub
     may touch every guild the bot is in again."""
@@ -213,7 +213,7 @@ async def discord_allowlist_remove(call: Call, args: ScopeRef) -> Allowlist:
     return await _allowlist(call)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="chat.read")
 async def discord_status(call: Call, args: NoArguments) -> Status:
     """The bot's connection (state, why, since when) and the allow-list."""
     return Status(connection=discord_of(call.app).status(), allowlist=await _allowlist(call))

@@ -13,7 +13,7 @@ from typing import Any
 from mcp_types import InputRequiredResult
 from pydantic import BaseModel, Field
 
-from hub import Call, Conflict, InvalidArguments, NotFound, Plugin, Role
+from hub import Call, Conflict, InvalidArguments, NotFound, Plugin
 from hub.clock import UtcDatetime, aware
 from hub.db.models import Execution
 from hub.deliveries import Deliveries
@@ -118,7 +118,7 @@ async def follow(call: Call, engine: Engine, info: ExecutionInfo, wait: float) -
     return await engine.wait(info.id, wait, progress)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="templates.run")
 async def template_run(call: Call, args: TemplateRun) -> ExecutionInfo:
     """Run a template with parameter values. Returns the execution at once (status queued or running), or
     waits up to `wait` seconds for it to finish, sending progress notifications meanwhile. Follow it with
@@ -171,13 +171,13 @@ async def start(
     return await follow(call, engine, info, wait) if wait else info
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="executions.read")
 async def execution_get(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Show an execution: state, trigger, parameters, rendered prompt, timings, output, token usage, error."""
     return await visible(call, args.id)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="executions.read")
 async def execution_list(call: Call, args: ExecutionListArgs) -> ExecutionList:
     """List executions, newest first, filtered by template, state, trigger kind and time range, a page at a time."""
     rows, total = await engine_of(call).find(ExecutionQuery(**args.model_dump(), principal=call.principal))
@@ -202,7 +202,7 @@ def _summary(row: Execution) -> ExecutionSummary:
     )
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="executions.read")
 async def execution_logs(call: Call, args: ExecutionLogsArgs) -> ExecutionLogs:
     """Read an execution's log: lines after `offset` (follow a running one with next_offset), or the last
     `tail` lines. Streams: goosuke (the engine), agent (tool calls, events), assistant, stdout, stderr."""
@@ -220,7 +220,7 @@ async def execution_logs(call: Call, args: ExecutionLogsArgs) -> ExecutionLogs:
     )
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="executions.cancel", destructive=True)
 async def execution_cancel(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Cancel a queued or running execution; a running agent's processes are stopped (SIGTERM, then SIGKILL).
     Cancelling a finished execution is an error: use execution_retry to run it again."""
@@ -228,7 +228,7 @@ async def execution_cancel(call: Call, args: ExecutionId) -> ExecutionInfo:
     return await engine_of(call).cancel(args.id, actor=call.principal.name)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="templates.run")
 async def execution_retry(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Run a finished execution again with the same parameters (on the template's current version).
     Returns the new execution; its retry_of names the old one."""

@@ -165,7 +165,7 @@ async def changed(call: Call, record: ExtensionRecord, warnings: list[str], star
     return ExtensionChanged(extension=ExtensionView.of(record, call.app), warnings=warnings, start_error=error)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="extensions.manage")
 async def extension_add(call: Call, args: ExtensionAdd) -> ExtensionChanged:
     """Add an extension (an MCP server agents use) in Goose's config format. Enabled stdio and
     streamable_http extensions are started once to list their tools, which the hub then serves as
@@ -176,7 +176,7 @@ async def extension_add(call: Call, args: ExtensionAdd) -> ExtensionChanged:
     return await changed(call, record, warnings, args.start)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="extensions.manage")
 async def extension_update(call: Call, args: ExtensionUpdate) -> ExtensionChanged:
     """Change an extension: Goose fields in `changes` (null removes a field), `enabled`, or `role` (who
     may call its tools through the hub). A running server restarts with the new configuration."""
@@ -186,41 +186,41 @@ async def extension_update(call: Call, args: ExtensionUpdate) -> ExtensionChange
     return await changed(call, record, warnings, bool(args.changes) and record.enabled)
 
 
-@plugin.tool(role=Role.admin, destructive=True)
+@plugin.tool(permission="extensions.manage", destructive=True)
 async def extension_remove(call: Call, args: ExtensionName) -> ExtensionView:
     """Remove an extension; its server is stopped and its tools disappear from the hub."""
     record = await store_of(call).remove(args.name, actor=call.principal.name)
     return ExtensionView.of(record, call.app)
 
 
-@plugin.tool(role=Role.operator, read_only=True)
+@plugin.tool(permission="extensions.read", read_only=True)
 async def extension_get(call: Call, args: ExtensionName) -> ExtensionView:
     """Show one extension: its Goose entry, role, state and the tools the hub serves from it."""
     return ExtensionView.of(await store_of(call).get(args.name), call.app)
 
 
-@plugin.tool(role=Role.operator, read_only=True)
+@plugin.tool(permission="extensions.read", read_only=True)
 async def extension_list(call: Call, args: ExtensionListArgs) -> Extensions:
     """List the team's extensions with their state and tools."""
     records = await store_of(call).records(enabled_only=args.enabled_only)
     return Extensions(extensions=[ExtensionView.of(r, call.app) for r in records])
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="extensions.manage")
 async def extension_enable(call: Call, args: ExtensionName) -> ExtensionChanged:
     """Enable an extension: Goose and the hub use it again."""
     record, warnings = await store_of(call).update(args.name, actor=call.principal.name, enabled=True)
     return await changed(call, record, warnings, True)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="extensions.manage")
 async def extension_disable(call: Call, args: ExtensionName) -> ExtensionChanged:
     """Disable an extension: its server stops and its tools disappear; its configuration is kept."""
     record, warnings = await store_of(call).update(args.name, actor=call.principal.name, enabled=False)
     return await changed(call, record, warnings, False)
 
 
-@plugin.tool(role=Role.operator, read_only=True)
+@plugin.tool(permission="extensions.read", read_only=True)
 async def extension_check(call: Call, args: ExtensionName) -> CheckReport:
     """Start (or connect to) an extension on a connection of its own, list its tools, resources and
     prompts, report the latency and any error (with the end of its stderr), then stop it."""

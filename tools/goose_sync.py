@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.extensions.goose_sync import GooseSync, SyncResult, render
 from hub.extensions.store import ExtensionStore
 from hub.plugin import Arguments
@@ -47,7 +47,7 @@ class Rendered(BaseModel):
     secrets_needed: list[str] = Field(description="Names Goose needs as environment variables or in secrets.yaml.")
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="extensions.manage")
 async def goose_config_sync(call: Call, args: SyncArgs) -> SyncResult:
     """Sync the hub's extensions with Goose's config.yaml (GOOSUKE_GOOSE_CONFIG_PATH): pull, push or both.
     Comments and keys the hub does not own are kept, writes are atomic with a .bak copy, conflicts are
@@ -62,7 +62,7 @@ async def goose_config_sync(call: Call, args: SyncArgs) -> SyncResult:
     )
 
 
-@plugin.tool(role=Role.operator, read_only=True)
+@plugin.tool(permission="extensions.read", read_only=True)
 async def goose_config_render(call: Call, args: RenderArgs) -> Rendered:
     """Render a complete config.yaml `extensions:` fragment for a fresh Goose: the team's extensions and
     the hub itself. Secrets are named (env_keys), never included."""

@@ -73,20 +73,20 @@ async def hub_facts(call: Call) -> HubInfo:
     )
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="hub.read")
 async def whoami(call: Call, args: NoArguments) -> WhoAmI:
     """Tell who you are to this hub: your name, role and how you authenticated."""
     p = call.principal
     return WhoAmI(subject=p.subject, name=p.name, role=p.role, via=p.via)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="hub.read")
 async def hub_info(call: Call, args: NoArguments) -> HubInfo:
     """Describe this hub: version, transports, database kind, loaded plugins and counts."""
     return await hub_facts(call)
 
 
-@plugin.tool(role=Role.operator, read_only=True)
+@plugin.tool(permission="hub.settings", read_only=True)
 async def settings_get(call: Call, args: NoArguments) -> SettingsView:
     """Show the hub's settings in force, without secret values (signing keys, database URL)."""
     data = call.app.settings.model_dump(mode="json", exclude=SECRET_SETTINGS)

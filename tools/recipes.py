@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.extensions.store import ExtensionStore
 from hub.plugin import Arguments
 from hub.runners.service import Runners
@@ -45,7 +45,7 @@ class RecipeExported(BaseModel):
     recipe: dict[str, Any]
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="templates.manage")
 async def template_import_recipe(call: Call, args: RecipeImport) -> RecipeImported:
     """Import a Goose recipe (YAML) as a template: title, description, instructions, prompt, parameters,
     extensions and settings carry over. Set replace to overwrite a template of the same name (not a
@@ -72,7 +72,7 @@ async def template_import_recipe(call: Call, args: RecipeImport) -> RecipeImport
     return RecipeImported(template=info, warnings=warnings)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="templates.read")
 async def template_export_recipe(call: Call, args: RecipeExportArgs) -> RecipeExported:
     """Export a template as a Goose recipe (YAML) that `goose recipe validate` accepts and `goose run
     --recipe` runs. Templates that use the goosuke extension get the hub as a streamable_http extension

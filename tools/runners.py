@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.clock import UtcDatetime, aware
 from hub.db.models import RunnerRow
 from hub.plugin import Arguments
@@ -92,7 +92,7 @@ def _definition(args: RunnerSpec) -> RunnerDefinition:
     return RunnerDefinition.model_validate(args.model_dump(exclude={"default"}))
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="runners.manage")
 async def runner_create(call: Call, args: RunnerCreate) -> RunnerInfo:
     """Create a runner: the agent (goose, openai, command or a plugin agent) and everything a run may reach
     on the host or the network: a command's argv, an OpenAI-compatible base_url and the vault secret of its
@@ -103,7 +103,7 @@ async def runner_create(call: Call, args: RunnerCreate) -> RunnerInfo:
     return RunnerInfo.of(definition, row)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="runners.manage")
 async def runner_update(call: Call, args: RunnerUpdate) -> RunnerInfo:
     """Replace a runner's settings; the templates that name it run with the new ones from their next run.
     `default` true makes it the default runner, false unmarks it."""
@@ -112,14 +112,14 @@ async def runner_update(call: Call, args: RunnerUpdate) -> RunnerInfo:
     return RunnerInfo.of(definition, row)
 
 
-@plugin.tool(role=Role.admin, destructive=True)
+@plugin.tool(permission="runners.manage", destructive=True)
 async def runner_delete(call: Call, args: RunnerName) -> RunnerInfo:
     """Delete a runner; refused while a template names it (the message names those templates)."""
     definition = await runners_of(call).remove(args.name, call.principal.name)
     return RunnerInfo.of(definition, None).model_copy(update={"builtin": False})
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="runners.read")
 async def runner_get(call: Call, args: RunnerName) -> RunnerInfo:
     """Show a runner and the templates that name it (its key's secret by name only)."""
     runners = runners_of(call)
@@ -127,7 +127,7 @@ async def runner_get(call: Call, args: RunnerName) -> RunnerInfo:
     return RunnerInfo.of(definition, row, templates, default=(await runners.default()).name)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="runners.read")
 async def runner_list(call: Call, args: Arguments) -> RunnerList:
     """List the runners templates may name: the built-in goose, openai and sampling, and the admins' own;
     `default` marks the one templates without a runner or an agent run on."""

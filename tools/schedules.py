@@ -104,7 +104,7 @@ class RunNow(BaseModel):
     execution: ExecutionInfo
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
     """Run a template on a schedule. The cron line, time zone and parameters are checked now: a template
     whose required parameters are not given is refused at creation, not at 3 a.m."""
@@ -136,20 +136,20 @@ class ScheduleFilter(Arguments):
     enabled: bool | None = Field(default=None, description="Only enabled (true) or disabled (false) schedules.")
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def schedule_list(call: Call, args: ScheduleFilter) -> ScheduleList:
     """List schedules with their cron line, time zone and next fire times."""
     rows = await actions_of(call.app).matching("schedule", args.enabled)
     return ScheduleList(schedules=[view(row) for row in rows])
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def schedule_get(call: Call, args: ScheduleName) -> ScheduleView:
     """One schedule with its next five fire times."""
     return view(await actions_of(call.app).get(args.name, "schedule"))
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
     """Change a schedule; only the fields given change. The new combination is checked like at creation."""
     service = actions_of(call.app)
@@ -179,14 +179,14 @@ async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
     return view(await service.save(row, **changes))
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="triggers.manage", destructive=True)
 async def schedule_delete(call: Call, args: ScheduleName) -> ScheduleView:
     """Delete a schedule and its firing history (executions it started stay)."""
     row = await actions_of(call.app).delete(args.name, "schedule")
     return view(row)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def schedule_run_now(call: Call, args: ScheduleName) -> RunNow:
     """Run a schedule's template now, outside its cron line; recorded in its history like any firing."""
     service = actions_of(call.app)
@@ -203,7 +203,7 @@ async def schedule_run_now(call: Call, args: ScheduleName) -> RunNow:
     return RunNow(execution=result.execution)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def schedule_history(call: Call, args: HistoryQuery) -> History:
     """Firings of a schedule, newest first: queued (with the execution id), skipped or missed."""
     service = actions_of(call.app)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.errors import NotFound
 from hub.plugin import Arguments, NoArguments
 from hub.vault.service import SecretInfo, Vault
@@ -72,7 +72,7 @@ class Rotated(BaseModel):
     note: str
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="secrets.manage")
 async def secret_set(call: Call, args: SecretSet) -> SecretStored:
     """Store a secret in the vault (encrypted at rest), or replace its value. Extensions and agents get it
     as an environment variable when they list its name in env_keys. The value is never shown again."""
@@ -82,14 +82,14 @@ async def secret_set(call: Call, args: SecretSet) -> SecretStored:
     return SecretStored(secret=info, created=created)
 
 
-@plugin.tool(role=Role.operator, read_only=True)
+@plugin.tool(permission="secrets.use", read_only=True)
 async def secret_list(call: Call, args: NoArguments) -> Secrets:
     """List the vault's secrets: names, descriptions, who set them and when. Never their values."""
     vault = vault_of(call)
     return Secrets(secrets=await vault.secrets(), vault=vault.status())
 
 
-@plugin.tool(role=Role.admin, destructive=True)
+@plugin.tool(permission="secrets.manage", destructive=True)
 async def secret_delete(call: Call, args: SecretName) -> SecretDeleted:
     """Delete a secret. Extensions that list it in env_keys cannot start until it is set again."""
     deleted = await vault_of(call).delete(args.name, actor=call.principal.name)
@@ -98,14 +98,14 @@ async def secret_delete(call: Call, args: SecretName) -> SecretDeleted:
     return SecretDeleted(name=args.name, deleted=True)
 
 
-@plugin.tool(role=Role.admin, read_only=True)
+@plugin.tool(permission="secrets.reveal", read_only=True)
 async def secret_reveal(call: Call, args: SecretName) -> SecretRevealed:
     """Show a secret's value (admin only). Every reveal is recorded in the audit log."""
     value = await vault_of(call).reveal(args.name, actor=call.principal.name)
     return SecretRevealed(name=args.name, value=value)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="secrets.manage")
 async def secret_rotate_key(call: Call, args: RotateArgs) -> Rotated:
     """Re-encrypt every secret with a new vault key, without downtime (old keys keep decrypting until the
     end). With the key file the hub makes the key; with GOOSUKE_VAULT_KEY put the new key first and

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.deliveries.routes import AnnounceFailuresTo, DeliverTo
 from hub.errors import InvalidArguments, describe_validation_errors, summarize_validation_errors
 from hub.paging import Offset
@@ -137,7 +137,7 @@ async def save_new(
     return info
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="templates.manage")
 async def template_create(call: Call, args: TemplateInput) -> TemplateInfo:
     """Create a task template: a Jinja prompt (and optional instructions) with typed parameters, the agent
     that runs it (goose, openai, command or sampling) and the runner it runs on (runner_list; default the
@@ -151,7 +151,7 @@ async def template_create(call: Call, args: TemplateInput) -> TemplateInfo:
     return await save_new(call, definition, inline, agent_given="agent" in args.model_fields_set)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="templates.manage")
 async def template_update(call: Call, args: TemplateUpdate) -> TemplateInfo:
     """Change some fields of a template; the others keep their value. The version goes up by one
     when anything changed. Pass expected_version to refuse the change if someone changed it meanwhile.
@@ -183,7 +183,7 @@ async def template_update(call: Call, args: TemplateUpdate) -> TemplateInfo:
     return info
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="templates.manage")
 async def template_copy(call: Call, args: TemplateCopy) -> TemplateInfo:
     """Copy a template (for example a built-in one) under a new name, to change the copy freely."""
     async with call.app.db.session() as session:
@@ -192,7 +192,7 @@ async def template_copy(call: Call, args: TemplateCopy) -> TemplateInfo:
     return await save_new(call, copy)
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="templates.manage", destructive=True)
 async def template_delete(call: Call, args: TemplateName) -> Deleted:
     """Delete a template. Its past executions stay (they record the template's name and version).
     Built-in templates cannot be deleted. Audited with the triggers that still run it."""
@@ -203,14 +203,14 @@ async def template_delete(call: Call, args: TemplateName) -> Deleted:
     return deleted
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="templates.read")
 async def template_get(call: Call, args: TemplateName) -> TemplateInfo:
     """Show a template in full: prompt, instructions, parameters, agent settings, version."""
     async with call.app.db.session() as session:
         return TemplateInfo.of(await store.get_row(session, args.name))
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="templates.read")
 async def template_list(call: Call, args: TemplateListArgs) -> TemplateList:
     """List templates, filtered by tag, agent or text (in name, title, description), a page at a time.
     Parameters ending with * are required."""
@@ -224,7 +224,7 @@ async def template_list(call: Call, args: TemplateListArgs) -> TemplateList:
     )
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="templates.read")
 async def template_render(call: Call, args: TemplateRenderArgs) -> Rendered:
     """Dry run: check parameter values and render the prompt and instructions exactly as a run would,
     without running anything."""

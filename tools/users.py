@@ -108,7 +108,7 @@ class Tokens(BaseModel):
     tokens: list[TokenView]
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="users.manage")
 async def user_create(call: Call, args: UserCreate) -> UserView:
     """Create a user who can log in with a password (POST /api/auth/token) and get a role."""
     async with call.app.db.session() as session:
@@ -116,14 +116,14 @@ async def user_create(call: Call, args: UserCreate) -> UserView:
         return UserView.of(user)
 
 
-@plugin.tool(role=Role.admin, read_only=True)
+@plugin.tool(permission="users.manage", read_only=True)
 async def user_list(call: Call, args: NoArguments) -> Users:
     """List users with their roles (never their passwords)."""
     async with call.app.db.session() as session:
         return Users(users=[UserView.of(u) for u in await accounts.list_users(session)])
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="users.manage")
 async def user_passwd(call: Call, args: UserPasswd) -> UserView:
     """Set a user's password. The user's access tokens from before stop working; API tokens keep working."""
     async with call.app.db.session() as session:
@@ -135,7 +135,7 @@ async def user_passwd(call: Call, args: UserPasswd) -> UserView:
     return view
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="users.manage")
 async def user_update(call: Call, args: UserUpdate) -> UserView:
     """Change a user's role or disable/enable them. A disabled user's tokens stop working; after a role
     change the user's access tokens from before stop working (log in again)."""
@@ -150,7 +150,7 @@ async def user_update(call: Call, args: UserUpdate) -> UserView:
     return UserView.of(user)
 
 
-@plugin.tool(role=Role.admin)
+@plugin.tool(permission="users.manage")
 async def token_create(call: Call, args: TokenCreate) -> TokenCreated:
     """Create a long-lived API token with a role for an existing user (`username`); it stops working when
     that user is disabled. The value is returned once and stored only hashed."""
@@ -163,14 +163,14 @@ async def token_create(call: Call, args: TokenCreate) -> TokenCreated:
         return TokenCreated(token=value, info=TokenView.of(row))
 
 
-@plugin.tool(role=Role.admin, read_only=True)
+@plugin.tool(permission="users.manage", read_only=True)
 async def token_list(call: Call, args: NoArguments) -> Tokens:
     """List API tokens: names, roles, prefixes, last use; never the values."""
     async with call.app.db.session() as session:
         return Tokens(tokens=[TokenView.of(t) for t in await accounts.list_tokens(session)])
 
 
-@plugin.tool(role=Role.admin, destructive=True)
+@plugin.tool(permission="users.manage", destructive=True)
 async def token_revoke(call: Call, args: TokenId) -> TokenView:
     """Revoke an API token at once. Revoking twice is harmless."""
     async with call.app.db.session() as session:

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub import Call, Plugin, Role
+from hub import Call, Plugin
 from hub.clock import UtcDatetime
 from hub.context import AppContext
 from hub.deliveries.model import Route, Routing
@@ -145,7 +145,7 @@ def _config(auth: str, idempotency: Idempotency | None, rate_limit: str | None) 
     }
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
     """Create a webhook at /hooks/{name} that runs a template with parameters taken from the JSON payload.
     Returns the URL and the secret (once). Required template parameters must be mapped or fixed now."""
@@ -172,14 +172,14 @@ async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
     return WebhookCreated(webhook=view(row, call.app), secret=secret)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def webhook_list(call: Call, args: WebhookFilter) -> WebhookList:
     """List webhooks with their URLs, templates and mappings (never their secrets)."""
     rows = await actions_of(call.app).matching("webhook", args.enabled)
     return WebhookList(webhooks=[view(r, call.app) for r in rows])
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def webhook_update(call: Call, args: WebhookUpdate) -> WebhookView:
     """Change a webhook; only the fields given change. The secret stays (rotate it with webhook_rotate_secret)."""
     service = actions_of(call.app)
@@ -209,7 +209,7 @@ async def webhook_update(call: Call, args: WebhookUpdate) -> WebhookView:
     return view(await service.save(row, **changes), call.app)
 
 
-@plugin.tool(role=Role.operator, destructive=True)
+@plugin.tool(permission="triggers.manage", destructive=True)
 async def webhook_delete(call: Call, args: WebhookName) -> WebhookView:
     """Delete a webhook, its secret and its delivery history; its URL answers 404 from now on."""
     row = await actions_of(call.app).delete(args.name, "webhook")
@@ -217,7 +217,7 @@ async def webhook_delete(call: Call, args: WebhookName) -> WebhookView:
     return view(row, call.app)
 
 
-@plugin.tool(role=Role.operator)
+@plugin.tool(permission="triggers.manage")
 async def webhook_rotate_secret(call: Call, args: WebhookName) -> WebhookCreated:
     """Replace a webhook's secret; the old one stops working at once. The new secret is shown only now."""
     row = await actions_of(call.app).get(args.name, "webhook")
@@ -226,7 +226,7 @@ async def webhook_rotate_secret(call: Call, args: WebhookName) -> WebhookCreated
     return WebhookCreated(webhook=view(row, call.app), secret=secret)
 
 
-@plugin.tool(read_only=True)
+@plugin.tool(read_only=True, permission="triggers.read")
 async def webhook_deliveries(call: Call, args: DeliveriesQuery) -> Deliveries:
     """Recent deliveries of a webhook, newest first: queued, duplicate, rejected (bad signature) or invalid."""
     service = actions_of(call.app)

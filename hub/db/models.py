@@ -45,64 +45,18 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
-class User(Base):
-    __tablename__ = "users"
+class Owned:
+    """An owning team and a visibility (migration 0013): ``private`` (its ``created_by``), ``team`` or
+    ``public``. The rule that reads them is ``hub.teams.policy``."""
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    username: Mapped[str] = mapped_column(String(64), unique=True)
-    password_hash: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(16))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # bumped by a password, role or disabled change: access tokens carrying an older one are refused (0008)
-    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-
-class AuthRevision(Base):
-    """One row whose counter every credential change bumps, so each hub process notices within a poll
-    (revoked API tokens, password/role/disabled changes made by another process; migration 0008)."""
-
-    __tablename__ = "auth_revision"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    revision: Mapped[int] = mapped_column(BigInteger, default=0)
-
-
-class ApiToken(Base):
-    """A long-lived bearer token. Only its SHA-256 is stored; the value is shown once."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    name: Mapped[str] = mapped_column(String(128))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(String(16))
-    role: Mapped[str] = mapped_column(String(16))
-    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime | None] = mapped_column()
-    last_used_at: Mapped[datetime | None] = mapped_column()
-    revoked_at: Mapped[datetime | None] = mapped_column()
-
-
-class AuditEvent(Base):
-    """Who did what to which thing: user, token and (later) secret changes."""
-
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    actor: Mapped[str] = mapped_column(String(128))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(255))
-    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    note: Mapped[str | None] = mapped_column(Text)
+    team_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    visibility: Mapped[str] = mapped_column(String(16), default="team", server_default="team")
 
 
 # -- templates and executions (issue 3) --------------------------------------------------------
 
 
-class TaskTemplate(Base):
+class TaskTemplate(Owned, Base):
     """A reusable prompt with typed parameters, the extensions it needs and the agent that runs it."""
 
     __tablename__ = "templates"
@@ -141,7 +95,7 @@ class TemplateSeed(Base):
     seeded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Execution(Base):
+class Execution(Owned, Base):
     """One run of a template: a row before anything runs, then its state, result and log."""
 
     __tablename__ = "executions"
@@ -155,6 +109,7 @@ class Execution(Base):
     trigger_kind: Mapped[str] = mapped_column(String(16), index=True)
     trigger_actor: Mapped[str] = mapped_column(String(200))
     trigger_ref: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(String(128))  # who may see it while private (0013)
     run_role: Mapped[str] = mapped_column(String(16))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     prompt: Mapped[str] = mapped_column(Text)
@@ -218,7 +173,7 @@ class EngineInstance(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class RunnerRow(Base):
+class RunnerRow(Owned, Base):
     """An admin-defined runner: an agent kind and everything of a run that reaches the host or the network
     (migration 0007; the model is :class:`hub.runners.model.RunnerDefinition`)."""
 
@@ -239,7 +194,7 @@ class RunnerRow(Base):
 # -- extensions, the secrets vault, Goose config sync (migration 0003) ----------------
 
 
-class Extension(Base):
+class Extension(Owned, Base):
     """An MCP server agents use, in Goose's own schema (``config``), keyed by Goose's ``name_to_key``."""
 
     __tablename__ = "extensions"
@@ -258,7 +213,7 @@ class Extension(Base):
     updated_by: Mapped[str] = mapped_column(String(128), default="system")
 
 
-class Secret(Base):
+class Secret(Owned, Base):
     """A vault entry: only the AES-GCM ciphertext and the id of the key that made it are stored."""
 
     __tablename__ = "secrets"
@@ -291,7 +246,7 @@ class GooseSyncEntry(Base):
 # -- actions: triggers that start executions (schedules, webhooks, reactions; migration 0004) ----------
 
 
-class Action(Base):
+class Action(Owned, Base):
     """A trigger bound to a template and a parameter mapping. ``kind``: schedule, webhook or reaction."""
 
     __tablename__ = "actions"
@@ -352,7 +307,7 @@ class WebhookSignature(Base):
 # -- Discord: per-guild/channel settings and the allow-list, reaction runs (migration 0005) -----------
 
 
-class DiscordScope(Base):
+class DiscordScope(Owned, Base):
     """Settings of one guild or channel (``kind``), and whether it is on the hub's allow-list."""
 
     __tablename__ = "discord_scopes"
@@ -393,7 +348,7 @@ class DiscordRun(Base):
 # -- deliveries: where results go (destinations, per-run routes, recorded deliveries; migration 0010) ----
 
 
-class DeliveryDestination(Base):
+class DeliveryDestination(Owned, Base):
     """A named place results go: ``kind`` discord (a channel or thread) or http (a signed callback)."""
 
     __tablename__ = "delivery_destinations"
@@ -441,3 +396,20 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+
+# The tables of who may do what live in their own module; importing them here registers them on
+# ``Base`` and keeps ``from hub.db.models import User`` working.
+from hub.db.account_models import ApiToken, AuditEvent, AuthRevision, RoleRow, Team, TeamMember, User  # noqa: E402
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "AuthRevision",
+    "RoleRow",
+    "Team",
+    "TeamMember",
+    "User",
+    *(name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, Base)),
+]

@@ -1,0 +1,110 @@
+"""The one rule for objects: who may see, use and change a template, runner, execution, extension,
+secret, trigger, destination or chat scope, by its owning team and visibility.
+
+* ``public``: everyone who holds the permission anywhere may see and use it; only the owning team changes it.
+* ``team``: who holds the permission in the owning team (or globally).
+* ``private``: only its creator (``created_by``).
+
+A principal that holds ``teams.manage`` globally (the admin role) sees and changes everything.
+Every domain asks these functions; none writes its own rule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import ColumnElement, and_, or_, true
+
+from hub.errors import InvalidArguments, NotFound, PermissionDenied
+from hub.principal import Principal
+
+Visibility = Literal["private", "team", "public"]
+VISIBILITIES: tuple[str, ...] = ("private", "team", "public")
+DEFAULT_TEAM_ID = "default"
+DEFAULT_TEAM_NAME = "default"
+
+
+class Owned(Protocol):
+    team_id: Any
+    visibility: Any
+    created_by: Any
+
+
+def can_see(principal: Principal, permission: str, obj: Owned) -> bool:
+    """Whether ``principal`` may see (and, with the permission, use) ``obj``."""
+    if principal.sees_everything:
+        return True
+    visibility = obj.visibility or "team"
+    if visibility == "public":
+        return principal.may(permission)
+    if visibility == "private":
+        return obj.created_by == principal.name and principal.may(permission)
+    return principal.may(permission, obj.team_id)
+
+
+def can_change(principal: Principal, permission: str, obj: Owned) -> bool:
+    """Whether ``principal`` may change or delete ``obj`` (public objects only from their own team)."""
+    if principal.sees_everything:
+        return True
+    if (obj.visibility or "team") == "private":
+        return obj.created_by == principal.name and principal.may(permission)
+    return principal.may(permission, obj.team_id)
+
+
+def require_see(principal: Principal, permission: str, obj: Owned, what: str) -> None:
+    """Raises NotFound (not PermissionDenied: the object's existence is not disclosed)."""
+    if not can_see(principal, permission, obj):
+        raise NotFound(f"No {what}. Check the name, or ask its team to share it (visibility team or public).")
+
+
+def require_change(principal: Principal, permission: str, obj: Owned, what: str) -> None:
+    require_see(principal, permission, obj, what)
+    if not can_change(principal, permission, obj):
+        raise PermissionDenied(
+            f"You may use {what} but not change it: that needs {permission} in its owning team. "
+            "Ask a member of that team, or copy it into your own team."
+        )
+
+
+def visible(principal: Principal, permission: str, model: Any) -> ColumnElement[bool]:
+    """A WHERE clause keeping the rows of ``model`` (an ``Owned`` table) that ``principal`` may see."""
+    if principal.sees_everything:
+        return true()
+    mine = and_(model.visibility == "private", model.created_by == principal.name)
+    teams = principal.grants.teams_with(permission)
+    if teams is None:  # held globally: every team's shared objects
+        return or_(model.visibility != "private", mine)
+    clauses = [mine]
+    if principal.may(permission):
+        clauses.append(model.visibility == "public")
+    if teams:
+        clauses.append(and_(model.visibility == "team", model.team_id.in_(sorted(teams))))
+    return or_(*clauses)
+
+
+def check_visibility(value: str | None) -> Visibility | None:
+    if value is None:
+        return None
+    if value not in VISIBILITIES:
+        raise InvalidArguments(
+            f"Unknown visibility {value!r}: use private, team or public.",
+            errors=[{"field": "visibility", "message": "private, team or public", "type": "enum"}],
+        )
+    return value  # type: ignore[return-value]
+
+
+def owner_team(principal: Principal, permission: str, team: str | None) -> str:
+    """The team a new object of ``principal`` goes to: ``team`` if given (and allowed), else its own.
+
+    ``team`` is a team id; tools resolve a team name to its id first (``hub.teams.service``).
+
+    Raises:
+        PermissionDenied: the principal lacks ``permission`` in that team.
+    """
+    chosen = team or principal.team or DEFAULT_TEAM_ID
+    if not principal.may(permission, chosen):
+        raise PermissionDenied(
+            f"You cannot create this in that team: it needs {permission} there. Pick a team you are a member of "
+            "(see whoami) or ask its owner for a role."
+        )
+    return chosen
