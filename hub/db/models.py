@@ -398,7 +398,6 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
 
 
-
 # The tables of who may do what live in their own module; importing them here registers them on
 # ``Base`` and keeps ``from hub.db.models import User`` working.
 from hub.db.account_models import ApiToken, AuditEvent, AuthRevision, RoleRow, Team, TeamMember, User  # noqa: E402

@@ -162,5 +162,3 @@ def trigger_of(call: Call, ref: str | None = None) -> Trigger:
     return Trigger(
         kind="mcp" if call.via == "mcp" else "api", actor=call.principal.name, ref=ref, role=call.principal.role
     )
-
-

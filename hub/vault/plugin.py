@@ -19,4 +19,3 @@ async def start_vault(app: AppContext) -> Vault:
     await vault.start()
     install_log_scrubber(vault.scrubber)
     return vault
-
