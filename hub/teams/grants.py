@@ -31,15 +31,27 @@ async def role_permissions(session: AsyncSession, names: Iterable[str]) -> dict[
 
 
 async def user_grants(session: AsyncSession, user: User) -> tuple[Grants, str | None]:
-    """The user's grants with no token scope, and the team their new objects go to."""
+    """The user's grants with no token scope, and the team their new objects go to (their personal team).
+
+    A personal team holds what the user's platform role holds, whatever the membership's role says:
+    owning your own team is a place for your objects, never a way past your platform role.
+    """
     memberships = list(
-        await session.execute(select(TeamMember.team_id, TeamMember.role).where(TeamMember.user_id == user.id))
+        await session.execute(
+            select(TeamMember.team_id, TeamMember.role, Team.personal_of)
+            .join(Team, Team.id == TeamMember.team_id)
+            .where(TeamMember.user_id == user.id)
+        )
     )
-    roles = await role_permissions(session, [user.role, *(role for _, role in memberships)])
-    teams = {team_id: roles[role] - PLATFORM_ONLY for team_id, role in memberships}
-    personal = await session.scalar(select(Team.id).where(Team.personal_of == user.id))
-    home = personal or (DEFAULT_TEAM_ID if DEFAULT_TEAM_ID in teams else next(iter(sorted(teams)), None))
-    return Grants(platform=roles[user.role], teams=teams), home
+    roles = await role_permissions(session, [user.role, *(role for _, role, _ in memberships)])
+    platform = roles[user.role]
+    teams = {
+        team_id: (platform if personal_of == user.id else roles[role]) - PLATFORM_ONLY
+        for team_id, role, personal_of in memberships
+    }
+    personal = next((team_id for team_id, _, personal_of in memberships if personal_of == user.id), None)
+    home = personal or (DEFAULT_TEAM_ID if DEFAULT_TEAM_ID in teams else min(teams, default=None))
+    return Grants(platform=platform, teams=teams), home
 
 
 def narrow(

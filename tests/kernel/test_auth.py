@@ -183,7 +183,7 @@ async def test_roles_are_checked_per_tool_on_mcp_and_facade(live_hub: LiveHub) -
         denied = await http.post("/api/tools/settings_get", json={})
         allowed = await http.post("/api/tools/hub_info", json={})
     assert denied.status_code == 403
-    assert "needs the operator role; you are viewer" in denied.json()["detail"]
+    assert "needs the hub.settings permission (the operator role has it)" in denied.json()["detail"]
     assert allowed.status_code == 200
     async with (
         live_hub.http(operator) as http,
@@ -194,7 +194,7 @@ async def test_roles_are_checked_per_tool_on_mcp_and_facade(live_hub: LiveHub) -
     assert not ok.is_error
     assert "jwt_secret" not in ok.structured_content["settings"]
     assert admin_only.is_error
-    assert "needs the admin role; you are operator" in admin_only.content[0].text
+    assert "needs the users.manage permission (the admin role has it)" in admin_only.content[0].text
 
 
 async def test_user_and_token_management_round_trip(live_hub: LiveHub) -> None:
