@@ -41,6 +41,10 @@ class Grants:
     platform: frozenset[str]
     teams: Mapping[str, frozenset[str]] = field(default_factory=lambda: _EMPTY)
     tool_patterns: tuple[str, ...] | None = None
+    anywhere: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # asked on every call and for every listed tool: precomputed
+        object.__setattr__(self, "anywhere", self.platform.union(*self.teams.values()))
 
     @classmethod
     def of_role(cls, role: Role) -> Grants:
@@ -50,11 +54,9 @@ class Grants:
 
     def may(self, permission: str, team: str | None = None) -> bool:
         """Whether ``permission`` holds in ``team`` (``None``: globally or in at least one team)."""
-        if permission in self.platform:
-            return True
         if team is None:
-            return any(permission in granted for granted in self.teams.values())
-        return permission in self.teams.get(team, frozenset())
+            return permission in self.anywhere
+        return permission in self.platform or permission in self.teams.get(team, frozenset())
 
     def teams_with(self, permission: str) -> frozenset[str] | None:
         """The teams in which ``permission`` holds; ``None`` when it holds everywhere (platform grant)."""

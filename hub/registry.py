@@ -222,7 +222,8 @@ class Registry:
 
     def callable_tools(self, principal: Principal) -> list[ToolSpec]:
         """The tools ``principal`` may call: what ``tools/list`` and ``GET /api/tools`` show it."""
-        return [spec for spec in self.tools.values() if self.denial(spec, principal) is None]
+        grants = principal.grants
+        return [spec for spec in self.tools.values() if grants.may(spec.permission) and grants.may_call(spec.name)]
 
     def find_resource(self, uri: str) -> tuple[ResourceSpec, dict[str, str]]:
         for spec in self.resources:
