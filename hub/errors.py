@@ -95,6 +95,10 @@ class NotFound(ToolError):
     title = "Not found"
 
 
+class Hidden(NotFound):
+    """An object exists but the caller may not see it: answered as not found, recorded as a denial."""
+
+
 class Conflict(ToolError):
     status = 409
     title = "Conflict"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.registry import Registry
+from hub.teams.permissions import BUILTIN_ROLES, PERMISSIONS
 
 HEADER = """# Tool reference
 
@@ -54,7 +55,7 @@ def render_tools(registry: Registry) -> str:
         out.append(f"## {plugin_name}\n")
         for spec in sorted(by_plugin[plugin_name], key=lambda s: s.name):
             out.append(f"### `{spec.name}`\n")
-            out.append(f"Role: **{spec.role.value}**\n")
+            out.append(f"Permission: **{spec.permission}** (built-in roles from {spec.role.value} up)\n")
             out.append(spec.description + "\n")
             out.append("Arguments:\n")
             out.extend(_fields(spec.input_model.model_json_schema()))
@@ -63,13 +64,14 @@ def render_tools(registry: Registry) -> str:
             out.append("")
     if registry.resources:
         out.append("## Resources\n")
-        out.append("| URI | role | description |")
+        out.append("| URI | permission | description |")
         out.append("|---|---|---|")
         for res in registry.resources:
             out.append(
-                f"| `{res.uri}` | {res.role.value} | {res.description.splitlines()[0] if res.description else ''} |"
+                f"| `{res.uri}` | {res.permission} | {res.description.splitlines()[0] if res.description else ''} |"
             )
         out.append("")
+    out.extend(_permissions(registry))
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -98,3 +100,16 @@ def render_settings() -> str:
         meaning = (field.description or "").replace("|", "\\|").replace("\n", " ")
         lines.append(f"| `GOOSUKE_{name.upper()}` | {default} | {meaning} |")
     return "\n".join(lines) + "\n"
+
+
+def _permissions(registry: Registry) -> list[str]:
+    """The permissions, which built-in roles hold each, and the tools that need it."""
+    out = ["## Permissions\n", "| permission | built-in roles | tools | meaning |", "|---|---|---|---|"]
+    for name, meaning in PERMISSIONS.items():
+        roles = ", ".join(role for role, held in BUILTIN_ROLES.items() if name in held)
+        tools = ", ".join(
+            f"`{t.name}`" for t in sorted(registry.tools.values(), key=lambda t: t.name) if t.permission == name
+        )
+        out.append(f"| `{name}` | {roles} | {tools or '—'} | {meaning} |")
+    out.append("")
+    return out

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from hub.errors import (
     ConfigError,
+    Hidden,
     InvalidArguments,
     NotFound,
     PermissionDenied,
@@ -52,6 +53,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hub.triggers.plugin",
     "hub.deliveries.plugin",
     "hub.discord.plugin",
+    "hub.teams.oidc_routes",
 )
 # Built-in surface packages: each lists its plugin modules in ``PLUGINS``.
 BUILTIN_PACKAGES: tuple[str, ...] = ("tools", "resources", "agents")
@@ -198,7 +200,12 @@ class Registry:
                     "See the tool's input schema.",
                     errors=details,
                 ) from None
-            result = await spec.fn(call, args)
+            try:
+                result = await spec.fn(call, args)
+            except (PermissionDenied, Hidden) as exc:  # an object-level refusal: the same audit row as the gate's
+                outcome = "denied"
+                await record_denial(call, f"tool:{name}", exc.message)
+                raise
             outcome = "ok"
             return result
         finally:
@@ -238,7 +245,11 @@ class Registry:
             reason = f"Reading {uri!r} needs the {spec.permission} permission; you ({call.principal.name}) lack it."
             await record_denial(call, f"resource:{uri}", reason)
             raise PermissionDenied(reason)
-        value = await spec.fn(call, **params)
+        try:
+            value = await spec.fn(call, **params)
+        except (PermissionDenied, Hidden) as exc:
+            await record_denial(call, f"resource:{uri}", exc.message)
+            raise
         if isinstance(value, BaseModel):
             return spec, value.model_dump_json(indent=2)
         return spec, value

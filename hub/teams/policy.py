@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, true
 
-from hub.errors import InvalidArguments, NotFound, PermissionDenied
+from hub.errors import Hidden, InvalidArguments, PermissionDenied
 from hub.principal import Principal
 
 Visibility = Literal["private", "team", "public"]
@@ -25,9 +25,16 @@ DEFAULT_TEAM_NAME = "default"
 
 
 class Owned(Protocol):
-    team_id: Any
-    visibility: Any
-    created_by: Any
+    """A row or a read-only record of one (read-only members: frozen records qualify too)."""
+
+    @property
+    def team_id(self) -> Any: ...
+
+    @property
+    def visibility(self) -> Any: ...
+
+    @property
+    def created_by(self) -> Any: ...
 
 
 def can_see(principal: Principal, permission: str, obj: Owned) -> bool:
@@ -52,9 +59,9 @@ def can_change(principal: Principal, permission: str, obj: Owned) -> bool:
 
 
 def require_see(principal: Principal, permission: str, obj: Owned, what: str) -> None:
-    """Raises NotFound (not PermissionDenied: the object's existence is not disclosed)."""
+    """Raises Hidden, a NotFound (the object's existence is not disclosed) that the registry records as a denial."""
     if not can_see(principal, permission, obj):
-        raise NotFound(f"No {what}. Check the name, or ask its team to share it (visibility team or public).")
+        raise Hidden(f"No {what}. Check the name, or ask its team to share it (visibility team or public).")
 
 
 def require_change(principal: Principal, permission: str, obj: Owned, what: str) -> None:
