@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import ApiToken, AuditEvent, AuthRevision, Team, TeamMember, User
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.principal import Role
+from hub.teams.roles import check_role
 
 TOKEN_PREFIX = "gsk_"
 # scrypt cost: 2**15 x 8 x 1 uses 32 MiB per hash, about 50-100 ms here: memory-hard, still snappy.
@@ -82,21 +83,23 @@ async def count_tokens(session: AsyncSession) -> int:
 
 
 async def create_user(
-    session: AsyncSession, username: str, password: str | None, role: Role, actor: str = "system"
+    session: AsyncSession, username: str, password: str | None, role: Role | str, actor: str = "system"
 ) -> User:
+    """A user with a platform ``role`` (built-in or custom) and their personal team ``@username``."""
+    role = await check_role(session, str(role), platform=True)
     if await session.scalar(select(User).where(User.username == username)):
         raise Conflict(f"A user named {username!r} exists already. Pick another name or change its password.")
     if password is not None:
         check_password(password)
     hashed = await hash_password_off_loop(password) if password else None
-    user = User(username=username, password_hash=hashed, role=role.value)
+    user = User(username=username, password_hash=hashed, role=role)
     session.add(user)
     await session.flush()
     team = Team(name=f"@{username}", description=f"{username}'s own team.", personal_of=user.id, created_by=actor)
     session.add(team)
     await session.flush()
     session.add(TeamMember(team_id=team.id, user_id=user.id, role="owner"))
-    await audit(session, actor, "user.create", username, role=role.value)
+    await audit(session, actor, "user.create", username, role=role)
     return user
 
 
@@ -132,12 +135,14 @@ async def set_password(session: AsyncSession, username: str, password: str, acto
     return user
 
 
-async def set_role(session: AsyncSession, username: str, role: Role, actor: str = "system") -> User:
+async def set_role(session: AsyncSession, username: str, role: Role | str, actor: str = "system") -> User:
+    """Change a user's platform role (built-in or custom); their access tokens from before stop working."""
+    role = await check_role(session, str(role), platform=True)
     user = await get_user(session, username)
-    if user.role != role.value:
-        user.role = role.value
+    if user.role != role:
+        user.role = role
         await credentials_changed(session, user)
-    await audit(session, actor, "user.role", username, role=role.value)
+    await audit(session, actor, "user.role", username, role=role)
     return user
 
 
@@ -153,24 +158,41 @@ async def set_disabled(session: AsyncSession, username: str, disabled: bool, act
 async def create_token(
     session: AsyncSession,
     name: str,
-    role: Role,
+    role: Role | str,
     user_id: str | None = None,
     expires_at: datetime | None = None,
     actor: str = "system",
+    *,
+    team_ids: list[str] | None = None,
+    permissions: list[str] | None = None,
+    tool_patterns: list[str] | None = None,
+    note: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create an API token; returns the row and the plaintext value (shown once, never stored)."""
+    """Create an API token; returns the row and the plaintext value (shown once, never stored).
+
+    ``role`` is the token's ceiling; ``team_ids``, ``permissions`` and ``tool_patterns`` narrow it
+    further (``None``: no limit). The caller checks them against the owner (``hub.teams.tokens``).
+    """
     value = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    role_name = str(role)
     row = ApiToken(
         name=name,
         token_hash=hash_token(value),
         prefix=value[:10],
-        role=role.value,
+        role=role_name,
         user_id=user_id,
         expires_at=expires_at,
+        team_ids=team_ids,
+        permissions=permissions,
+        tool_patterns=tool_patterns,
+        note=note,
     )
     session.add(row)
     await session.flush()
-    await audit(session, actor, "token.create", row.id, name=name, role=role.value)
+    scopes = {"teams": team_ids, "permissions": permissions, "tool_patterns": tool_patterns}
+    await audit(
+        session, actor, "token.create", row.id, name=name, role=role_name, **{k: v for k, v in scopes.items() if v}
+    )
     return row, value
 
 

@@ -52,8 +52,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hub.engine.plugin",
     "hub.triggers.plugin",
     "hub.deliveries.plugin",
+    "hub.teams.plugin",
     "hub.discord.plugin",
-    "hub.teams.oidc_routes",
 )
 # Built-in surface packages: each lists its plugin modules in ``PLUGINS``.
 BUILTIN_PACKAGES: tuple[str, ...] = ("tools", "resources", "agents")

@@ -4,6 +4,7 @@ The hub loads exactly the modules listed in ``PLUGINS`` (see ``hub/registry.py``
 
 PLUGINS: tuple[str, ...] = (
     "tools.actions",
+    "tools.audit",
     "tools.catalog",
     "tools.deliveries",
     "tools.discord",
@@ -15,9 +16,11 @@ PLUGINS: tuple[str, ...] = (
     "tools.goose_sync",
     "tools.hub",
     "tools.recipes",
+    "tools.roles",
     "tools.runners",
     "tools.schedules",
     "tools.secrets",
+    "tools.teams",
     "tools.templates",
     "tools.users",
     "tools.webhooks",

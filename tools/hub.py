@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
 from hub import Call, Plugin, Role, __version__, accounts
 from hub.clock import UtcDatetime
+from hub.db.models import Team, TeamMember
 from hub.plugin import NoArguments
 
 plugin = Plugin("hub")
@@ -16,11 +18,25 @@ plugin = Plugin("hub")
 SECRET_SETTINGS = {"jwt_secret", "database_url"}
 
 
+class TeamGrant(BaseModel):
+    id: str
+    name: str
+    role: str | None = Field(description="Your team role there; null when the access comes from a hub-wide role.")
+    permissions: list[str] = Field(description="What you may do in that team (hub-wide permissions included).")
+
+
 class WhoAmI(BaseModel):
     subject: str = Field(description="User id, `token:<id>` for a token without a user, `local` or `anonymous`.")
     name: str
-    role: Role
+    role: Role = Field(description="The built-in role nearest to what you hold (decisions read the permissions).")
     via: str = Field(description="jwt, api_token, local (stdio) or anonymous (auth off on loopback).")
+    platform_role: str = Field(default="", description="Your hub-wide role as stored: built-in or custom.")
+    permissions: list[str] = Field(default_factory=list, description="Permissions you hold hub-wide (every team).")
+    teams: list[TeamGrant] = Field(default_factory=list, description="The teams you hold permissions in.")
+    home_team: str | None = Field(default=None, description="The team your new objects go to unless you name one.")
+    tool_patterns: list[str] | None = Field(
+        default=None, description="The tools this token may call (wildcards); null: any."
+    )
 
 
 class HubInfo(BaseModel):
@@ -75,9 +91,44 @@ async def hub_facts(call: Call) -> HubInfo:
 
 @plugin.tool(read_only=True, permission="hub.read")
 async def whoami(call: Call, args: NoArguments) -> WhoAmI:
-    """Tell who you are to this hub: your name, role and how you authenticated."""
+    """Tell who you are to this hub: your name, role, how you authenticated, and what you may do: your
+    hub-wide permissions, your teams (with your role and permissions in each) and your token's tool patterns."""
     p = call.principal
-    return WhoAmI(subject=p.subject, name=p.name, role=p.role, via=p.via)
+    grants = p.grants
+    team_ids = sorted(set(grants.teams) | ({p.team} if p.team else set()))
+    async with call.app.db.session() as session:
+        names = dict((await session.execute(select(Team.id, Team.name).where(Team.id.in_(team_ids)))).tuples().all())
+        roles = dict(
+            (
+                await session.execute(
+                    select(TeamMember.team_id, TeamMember.role).where(
+                        TeamMember.user_id == p.subject, TeamMember.team_id.in_(team_ids)
+                    )
+                )
+            )
+            .tuples()
+            .all()
+        )
+    teams = [
+        TeamGrant(
+            id=team_id,
+            name=names.get(team_id, team_id),
+            role=roles.get(team_id),
+            permissions=sorted(grants.teams[team_id] | grants.platform),
+        )
+        for team_id in sorted(grants.teams, key=lambda t: names.get(t, t))
+    ]
+    return WhoAmI(
+        subject=p.subject,
+        name=p.name,
+        role=p.role,
+        via=p.via,
+        platform_role=p.role_name,
+        permissions=sorted(grants.platform),
+        teams=teams,
+        home_team=names.get(p.team, p.team) if p.team else None,
+        tool_patterns=list(grants.tool_patterns) if grants.tool_patterns is not None else None,
+    )
 
 
 @plugin.tool(read_only=True, permission="hub.read")

@@ -108,3 +108,16 @@ class RoleRow(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(128), default="system")
+
+
+class UserIdentity(Base):
+    """A user's account at an identity provider: the stable link OpenID Connect sign-in finds them by (0014)."""
+
+    __tablename__ = "user_identities"
+
+    issuer: Mapped[str] = mapped_column(String(255), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(255), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    groups: Mapped[list[Any]] = mapped_column(JSON, default=list)  # as the last sign-in saw them
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sign_in_at: Mapped[datetime] = mapped_column(default=utcnow)
