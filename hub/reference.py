@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hub.registry import Registry
+from hub.settings_oidc import OidcSettings
 from hub.teams.permissions import BUILTIN_ROLES, PERMISSIONS
 
 HEADER = """# Tool reference
@@ -88,7 +89,9 @@ def render_settings() -> str:
         "| variable | default | meaning |",
         "|---|---|---|",
     ]
-    for name, field in Settings.model_fields.items():
+    # a mixin's fields (sign-in) come first in pydantic's order; the hub's own read better first
+    fields = sorted(Settings.model_fields.items(), key=lambda item: item[0] in OidcSettings.model_fields)
+    for name, field in fields:
         if field.default_factory is not None:
             default = "(computed)"
         elif field.default is None:

@@ -13,10 +13,13 @@ from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from hub.errors import ConfigError
+from hub.settings_oidc import OidcSettings, OidcTeamRole, split_csv
+
+__all__ = ["OidcTeamRole", "Settings"]
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 # Variables an extension's child process inherits from the hub (the rest of the hub's environment
@@ -24,29 +27,7 @@ LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
 CHILD_ENV_PASSTHROUGH = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "SHELL", "TERM", "TZ"]
 
 
-def _split_csv(value: object) -> object:
-    if isinstance(value, str):
-        return [item.strip() for item in value.split(",") if item.strip()]
-    return value
-
-
-class OidcTeamRole(BaseModel):
-    """One team role an identity-provider group grants (``GOOSUKE_OIDC_GROUP_MAPPING``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    team: str = Field(min_length=1, max_length=64, description="A team name (or id); created when missing.")
-    role: str = Field(default="member", min_length=1, max_length=64, description="A built-in or custom role.")
-
-    @field_validator("team")
-    @classmethod
-    def _shared(cls, value: str) -> str:
-        if value.startswith("@"):
-            raise ValueError(f"{value!r} is a personal team; map groups to shared teams only")
-        return value
-
-
-class Settings(BaseSettings):
+class Settings(OidcSettings):
     """Every knob of the hub. Each field is also the environment variable ``GOOSUKE_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="GOOSUKE_", env_file=None, extra="ignore")
@@ -341,43 +322,6 @@ class Settings(BaseSettings):
         default=1800.0, gt=0, description="Longest wait for a reaction's execution before the bot reacts ⚠️."
     )
 
-    # -- sign-in through an identity provider (OpenID Connect) ----------------------------
-    oidc_issuer: str | None = Field(
-        default=None,
-        description="OpenID Connect issuer URL (its /.well-known/openid-configuration is read); sign-in at "
-        "/auth/oidc/login is off without it.",
-    )
-    oidc_client_id: str | None = Field(default=None, description="The hub's client id at the identity provider.")
-    oidc_client_secret_name: str | None = Field(
-        default=None,
-        max_length=255,
-        description="Name of a vault secret holding the client secret; unset: a public client (PKCE only).",
-    )
-    oidc_redirect_base_url: str | None = Field(
-        default=None,
-        description="Base URL the provider sends the browser back to (+ /auth/oidc/callback); default the hub's "
-        "public URL.",
-    )
-    oidc_scopes: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["openid", "email", "profile"],
-        description="Scopes asked for, comma separated; must include openid.",
-    )
-    oidc_groups_claim: str = Field(
-        default="groups", min_length=1, description="The id_token (or userinfo) claim listing the user's groups."
-    )
-    oidc_group_mapping: dict[str, list[OidcTeamRole]] = Field(
-        default_factory=dict,
-        description='IdP group -> team roles, as JSON: {"eng": [{"team": "engineering", "role": "operator"}]}. '
-        "Applied both ways at every sign-in; a missing team is created.",
-    )
-    oidc_default_role: str = Field(
-        default="member",
-        min_length=1,
-        max_length=64,
-        description="Platform role of a user the first sign-in creates (team roles come from the group mapping).",
-    )
-    oidc_timeout: float = Field(default=10.0, gt=0, le=120, description="Seconds one call to the provider may take.")
-
     @field_validator("jwt_secret")
     @classmethod
     def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
@@ -403,26 +347,11 @@ class Settings(BaseSettings):
         "extension_env_passthrough",
         "discord_allowed_guilds",
         "discord_allowed_channels",
-        "oidc_scopes",
         mode="before",
     )
     @classmethod
     def _csv(cls, value: object) -> object:
-        return _split_csv(value)
-
-    @field_validator("oidc_scopes")
-    @classmethod
-    def _openid(cls, value: list[str]) -> list[str]:
-        if "openid" not in value:
-            raise ValueError("must include openid (OpenID Connect sign-in asks for an id_token)")
-        return value
-
-    @field_validator("oidc_issuer", "oidc_redirect_base_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and urlsplit(value).scheme not in ("http", "https"):
-            raise ValueError(f"{value!r} is not an http(s) URL")
-        return value.rstrip("/") if value else value
+        return split_csv(value)
 
     @model_validator(mode="after")
     def _snapshot_child_environment(self) -> Settings:
