@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, true, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.accounts import audit
@@ -24,6 +24,7 @@ from hub.runners.model import (
     runner_candidates,
     runner_name_for,
 )
+from hub.teams.policy import DEFAULT_TEAM_ID
 
 RUNNERS: Table = RunnerRow.__table__  # type: ignore[assignment]  # a declarative model's table is a Table
 SELECT_RUNNER = select(RUNNERS).where(RUNNERS.c.name == bindparam("b_name"))
@@ -104,28 +105,40 @@ async def get(session: AsyncSession, name: str) -> RunnerDefinition:
     return found
 
 
-async def list_all(session: AsyncSession) -> list[tuple[RunnerDefinition, RunnerRow | None]]:
-    rows = list(await session.scalars(select(RunnerRow).order_by(RunnerRow.name)))
+async def list_all(
+    session: AsyncSession, where: ColumnElement[bool] | None = None
+) -> list[tuple[RunnerDefinition, RunnerRow | None]]:
+    """The built-in runners and the rows (``where`` keeps only some: the caller's visible ones)."""
+    query = select(RunnerRow).order_by(RunnerRow.name)
+    rows = list(await session.scalars(query if where is None else query.where(where)))
     stored = [(definition_of(r), r) for r in rows]
     built = [(b, None) for n in BUILTIN_RUNNER_NAMES if (b := builtin_runner(n)) is not None]
     return sorted([*built, *stored], key=lambda pair: pair[0].name)
 
 
-async def users(session: AsyncSession, name: str) -> list[str]:
-    """The templates that name this runner."""
-    return list(await session.scalars(select(TaskTemplate.name).where(TaskTemplate.runner == name)))
+async def users(session: AsyncSession, name: str, where: ColumnElement[bool] | None = None) -> list[str]:
+    """The templates that name this runner (``where`` keeps only some)."""
+    query = select(TaskTemplate.name).where(TaskTemplate.runner == name).order_by(TaskTemplate.name)
+    return list(await session.scalars(query if where is None else query.where(where)))
 
 
-def _builtin_refusal(name: str) -> InvalidArguments:
+def builtin_refusal(name: str) -> InvalidArguments:
     message = f"{name!r} is a built-in runner (it follows the hub's settings); pick another name."
     return InvalidArguments(message, errors=[{"field": "name", "message": message, "type": "runner_builtin"}])
 
 
 async def create(
-    session: AsyncSession, definition: RunnerDefinition, actor: str, *, make_default: bool = False
+    session: AsyncSession,
+    definition: RunnerDefinition,
+    actor: str,
+    *,
+    make_default: bool = False,
+    team_id: str = DEFAULT_TEAM_ID,
+    visibility: str = "team",
 ) -> RunnerRow:
+    """A new runner owned by ``team_id`` (audited as ``runner.create``)."""
     if definition.name in BUILTIN_RUNNER_NAMES:
-        raise _builtin_refusal(definition.name)
+        raise builtin_refusal(definition.name)
     if await session.get(RunnerRow, definition.name) is not None:
         raise Conflict(f"A runner named {definition.name!r} exists already; change it with runner_update.")
     row = RunnerRow(
@@ -135,22 +148,40 @@ async def create(
         config=_config(definition),
         created_by=actor,
         updated_by=actor,
+        team_id=team_id,
+        visibility=visibility,
     )
     session.add(row)
     await session.flush()
-    await audit(session, actor, "runner.create", definition.name, agent=definition.agent, **_config(definition))
+    await audit(
+        session,
+        actor,
+        "runner.create",
+        definition.name,
+        agent=definition.agent,
+        team=team_id,
+        visibility=visibility,
+        **_config(definition),
+    )
     if make_default:
         await mark_default(session, row, actor)
     return row
 
 
 async def replace(
-    session: AsyncSession, definition: RunnerDefinition, actor: str, *, make_default: bool | None = None
+    session: AsyncSession,
+    definition: RunnerDefinition,
+    actor: str,
+    *,
+    make_default: bool | None = None,
+    row: RunnerRow | None = None,
+    sharing: tuple[str | None, str] | None = None,
 ) -> RunnerRow:
-    """Replace a runner's settings; ``make_default`` True marks it default, False unmarks it, None keeps it."""
+    """Replace a runner's settings; ``make_default`` True marks it default, False unmarks it, None keeps it.
+    ``row`` is the runner's row when the caller read it already; ``sharing`` its new (team id, visibility)."""
     if definition.name in BUILTIN_RUNNER_NAMES:
-        raise _builtin_refusal(definition.name)
-    row = await session.get(RunnerRow, definition.name)
+        raise builtin_refusal(definition.name)
+    row = row or await session.get(RunnerRow, definition.name)
     if row is None:
         raise NotFound(f"No runner named {definition.name!r}; create it with runner_create.")
     if definition.agent != row.agent:
@@ -160,6 +191,10 @@ async def replace(
                 f"Runner {definition.name!r} runs {row.agent}, and templates {used} name it; create a new runner "
                 "for another agent instead."
             )
+    shared: dict[str, object] = {}
+    if sharing is not None and sharing != (row.team_id, row.visibility):
+        shared = {"team": [row.team_id, sharing[0]], "visibility": [row.visibility, sharing[1]]}
+        row.team_id, row.visibility = sharing
     row.agent, row.description, row.config = definition.agent, definition.description, _config(definition)
     row.updated_at, row.updated_by = utcnow(), actor
     templates = sorted(await users(session, definition.name))  # what the change reaches, and through which triggers
@@ -174,6 +209,7 @@ async def replace(
         agent=definition.agent,
         templates=templates,
         triggers=[f"{kind}:{name}" for kind, name in triggers],
+        **shared,
         **_config(definition),
     )
     if make_default:
@@ -183,16 +219,23 @@ async def replace(
     return row
 
 
-async def remove(session: AsyncSession, name: str, actor: str) -> RunnerDefinition:
+async def remove(
+    session: AsyncSession, name: str, actor: str, *, row: RunnerRow | None = None, seen: list[str] | None = None
+) -> RunnerDefinition:
+    """Delete a runner no template names. ``seen``: the templates that name it the caller may see (the
+    refusal names those and counts the others)."""
     if name in BUILTIN_RUNNER_NAMES:
-        raise _builtin_refusal(name)
-    row = await session.get(RunnerRow, name)
+        raise builtin_refusal(name)
+    row = row or await session.get(RunnerRow, name)
     if row is None:
         raise NotFound(f"No runner named {name!r}. List runners with runner_list.")
     used = await users(session, name)
     if used:
+        shown = sorted(used) if seen is None else [n for n in sorted(used) if n in set(seen)]
+        hidden = len(used) - len(shown)
+        listed = ", ".join(shown) + (f" and {hidden} of other teams" if hidden else "")
         raise Conflict(
-            f"Runner {name!r} is used by template(s) {', '.join(sorted(used))}; point them at another runner "
+            f"Runner {name!r} is used by template(s) {listed.removeprefix(' and ')}; point them at another runner "
             "(template_update runner=...) or delete them first."
         )
     definition = definition_of(row)
@@ -202,19 +245,27 @@ async def remove(session: AsyncSession, name: str, actor: str) -> RunnerDefiniti
 
 
 async def adopt(
-    session: AsyncSession, template: str, agent: str, host: dict[str, Any], model: str | None, actor: str
+    session: AsyncSession,
+    template: str,
+    agent: str,
+    host: dict[str, Any],
+    model: str | None,
+    actor: str,
+    *,
+    team_id: str = DEFAULT_TEAM_ID,
 ) -> str:
-    """Store inline host settings as a runner named after ``template`` (reusing an identical one) and
-    return its name. The migration of legacy templates does the same (:func:`adopt_sync`)."""
+    """Store inline host settings as a runner of ``team_id`` named after ``template`` (reusing an identical
+    one of that team) and return its name. The migration of legacy templates does the same
+    (:func:`adopt_sync`)."""
     spec = inline_runner(template, agent, host, model)
     for name in runner_candidates(template):
         if name in BUILTIN_RUNNER_NAMES:
             continue
         existing = await session.get(RunnerRow, name)
         if existing is None:
-            await create(session, RunnerDefinition(name=name, **spec.model_dump()), actor)
+            await create(session, RunnerDefinition(name=name, **spec.model_dump()), actor, team_id=team_id)
             return name
-        if definition_of(existing).fingerprint() == spec.fingerprint():
+        if existing.team_id == team_id and definition_of(existing).fingerprint() == spec.fingerprint():
             return name
     raise Conflict(f"Too many runners are named after template {template!r}; create one with runner_create.")
 
@@ -241,6 +292,8 @@ def adopt_sync(conn: Connection, template: str, agent: str, host: dict[str, Any]
                     updated_at=now,
                     created_by="migration",
                     updated_by="migration",
+                    team_id=DEFAULT_TEAM_ID,
+                    visibility="team",
                 )
             )
             audit_table: Table = AuditEvent.__table__  # type: ignore[assignment]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from hub.db import Database
 from hub.db.models import Action, TaskTemplate, TemplateSeed, utcnow
 from hub.deliveries.store import check_destinations
 from hub.errors import Conflict, NotFound, PermissionDenied
+from hub.teams.policy import DEFAULT_TEAM_ID
 from hub.templates.definition import (
     AgentSettings,
     Parameter,
@@ -41,13 +42,20 @@ class TemplateInfo(TemplateDefinition):
     created_by: str
     updated_by: str
     uri: str = Field(description="The MCP resource of this template.")
+    team: str | None = Field(default=None, description="The team that owns it (built-in templates: default).")
+    visibility: str = Field(
+        default="team", description="private (its creator), team (its team) or public (everyone may see and run it)."
+    )
 
     @classmethod
-    def of(cls, row: TaskTemplate) -> TemplateInfo:
+    def of(cls, row: TaskTemplate, team: str | None = None) -> TemplateInfo:
+        """``team`` is the owning team's name (default: its id)."""
         return cls(
             **definition_of(row).model_dump(),
             version=row.version,
             builtin=bool(row.builtin),
+            team=team or row.team_id,
+            visibility=row.visibility or "team",
             created_at=aware(row.created_at),
             updated_at=aware(row.updated_at),
             created_by=row.created_by,
@@ -69,9 +77,11 @@ class TemplateSummary(BaseModel):
     builtin: bool = Field(default=False, description="A read-only built-in library template.")
     parameters: list[str] = Field(description="Parameter keys; required ones end with `*`.")
     updated_at: UtcDatetime
+    team: str | None = Field(default=None, description="The team that owns it.")
+    visibility: str = Field(default="team", description="private, team or public.")
 
     @classmethod
-    def of(cls, row: TaskTemplate) -> TemplateSummary:
+    def of(cls, row: TaskTemplate, team: str | None = None) -> TemplateSummary:
         params = [Parameter.model_validate(p) for p in row.parameters or []]
         return cls(
             name=row.name,
@@ -84,6 +94,8 @@ class TemplateSummary(BaseModel):
             builtin=bool(row.builtin),
             parameters=[p.key + ("" if p.requirement == "optional" else "*") for p in params],
             updated_at=aware(row.updated_at),
+            team=team or row.team_id,
+            visibility=row.visibility or "team",
         )
 
 
@@ -163,15 +175,32 @@ def _changed(row: TaskTemplate, definition: TemplateDefinition) -> list[str]:
 
 
 async def create(
-    session: AsyncSession, definition: TemplateDefinition, actor: str, *, builtin: bool = False
+    session: AsyncSession,
+    definition: TemplateDefinition,
+    actor: str,
+    *,
+    builtin: bool = False,
+    team_id: str = DEFAULT_TEAM_ID,
+    visibility: str = "team",
 ) -> TaskTemplate:
+    """A new template owned by ``team_id``; a built-in one is always the default team's and public."""
     if await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == definition.name)):
         raise Conflict(
             f"A template named {definition.name!r} exists already. Change it with template_update, "
             "or pick another name."
         )
     await check_destinations(session, definition)
-    row = TaskTemplate(name=definition.name, version=1, created_by=actor, updated_by=actor, builtin=builtin)
+    if builtin:
+        team_id, visibility = DEFAULT_TEAM_ID, "public"
+    row = TaskTemplate(
+        name=definition.name,
+        version=1,
+        created_by=actor,
+        updated_by=actor,
+        builtin=builtin,
+        team_id=team_id,
+        visibility=visibility,
+    )
     _apply(row, definition)
     session.add(row)
     try:
@@ -179,7 +208,16 @@ async def create(
     except IntegrityError:
         raise Conflict(f"A template named {definition.name!r} was just created by someone else.") from None
     triggers = await triggers_of(session, definition.name)  # a trigger may name a template before it exists
-    await audit(session, actor, "template.create", definition.name, version=1, triggers=triggers)
+    await audit(
+        session,
+        actor,
+        "template.create",
+        definition.name,
+        version=1,
+        triggers=triggers,
+        team=team_id,
+        visibility=visibility,
+    )
     return row
 
 
@@ -249,12 +287,22 @@ def _filtered(query: Select[Any], tag: str | None, agent: str | None, search: st
 
 
 async def list_rows(
-    session: AsyncSession, *, tag: str | None, agent: str | None, search: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    tag: str | None,
+    agent: str | None,
+    search: str | None,
+    limit: int,
+    offset: int,
+    where: ColumnElement[bool] | None = None,
 ) -> tuple[list[TaskTemplate], int]:
-    rows = await session.scalars(
-        _filtered(select(TaskTemplate), tag, agent, search).order_by(TaskTemplate.name).limit(limit).offset(offset)
-    )
-    total = await session.scalar(_filtered(select(func.count()).select_from(TaskTemplate), tag, agent, search))
+    """A page of templates and the total; ``where`` keeps only some (the caller's visible ones)."""
+    query = _filtered(select(TaskTemplate), tag, agent, search)
+    counting = _filtered(select(func.count()).select_from(TaskTemplate), tag, agent, search)
+    if where is not None:
+        query, counting = query.where(where), counting.where(where)
+    rows = await session.scalars(query.order_by(TaskTemplate.name).limit(limit).offset(offset))
+    total = await session.scalar(counting)
     return list(rows), int(total or 0)
 
 
@@ -282,6 +330,8 @@ async def seed_library(db: Database, definitions: Iterable[TemplateDefinition], 
                 elif row is not None and row.builtin and row.content_hash != new_hash:
                     await replace(session, row, definition, actor, library=True)
                     changed = True
+                if row is not None and row.builtin and (row.team_id, row.visibility) != (DEFAULT_TEAM_ID, "public"):
+                    row.team_id, row.visibility = DEFAULT_TEAM_ID, "public"  # built-ins are everyone's
                 if seed is not None and seed.content_hash != new_hash and (row is None or row.builtin):
                     seed.content_hash, seed.seeded_at = new_hash, utcnow()
         except (IntegrityError, Conflict):  # another hub seeded it at the same moment
