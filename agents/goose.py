@@ -31,6 +31,7 @@ from hub.engine.process import MAX_LINE
 from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, GOOSE_BUILTINS, HUB_EXTENSION, hub_extension
 from hub.extensions.store import ExtensionStore
 from hub.runners import access as run_access
+from hub.vault.ownership import runner_secret
 from hub.vault.service import Vault
 
 plugin = Plugin("agent-goose")
@@ -296,10 +297,14 @@ class GooseAgent:
                     f"Runner {run.options.runner!r} names the secret {run.options.api_key_secret!r}, but this hub "
                     "has no secrets vault."
                 )
-            env[f"{prefix}_API_KEY"] = str(await vault.get(run.options.api_key_secret))
+            env[f"{prefix}_API_KEY"] = await runner_secret(
+                run.app, vault, run.options.runner, run.options.api_key_secret
+            )
 
     async def _extensions(self, run: AgentRun, env: dict[str, str]) -> list[dict[str, Any]]:
-        await run_access.check(run.extensions, run.role, run.options, run.app.services.find(ExtensionStore))
+        await run_access.check(
+            run.extensions, run.role, run.options, run.app.services.find(ExtensionStore), run.team, run.created_by
+        )
         entries: list[dict[str, Any]] = []
         for name in run.extensions:
             if name == HUB_EXTENSION:

@@ -18,6 +18,7 @@ import httpx2
 from hub import AgentRunError, Plugin
 from hub.engine import AgentResult, AgentRun, Usage
 from hub.engine.process import MAX_LINE
+from hub.vault.ownership import runner_secret
 from hub.vault.service import Vault
 
 plugin = Plugin("agent-openai")
@@ -108,7 +109,7 @@ class OpenAIAgent:
                     f"Runner {run.options.runner!r} names the secret {name!r} for its API key, but this hub has no "
                     "secrets vault. Set GOOSUKE_OPENAI_API_KEY instead, or clear the runner's api_key_secret."
                 )
-            return str(await vault.get(name))
+            return await runner_secret(run.app, vault, run.options.runner, name)
         key = run.settings.openai_api_key
         return key.get_secret_value() if key is not None else None
 

@@ -53,7 +53,8 @@ class Readiness(Protocol):
 
 @runtime_checkable
 class CapabilitySource(Protocol):
-    """Tools, resources and prompts served beside the registry's, each call made as ``principal``."""
+    """Tools, resources and prompts served beside the registry's, each call made as ``principal``; each list
+    holds only what ``principal`` may use."""
 
     def owns(self, name: str) -> bool:
         """Whether the tool or prompt ``name`` is this source's."""
@@ -61,13 +62,13 @@ class CapabilitySource(Protocol):
 
     def tool_input_schema(self, name: str) -> dict[str, Any] | None: ...
 
-    async def list_tools(self) -> list[MCPTool]: ...
+    async def list_tools(self, principal: Principal) -> list[MCPTool]: ...
 
     async def call_tool(self, name: str, arguments: dict[str, Any], principal: Principal) -> CallToolResult: ...
 
-    async def list_resources(self) -> list[MCPResource]: ...
+    async def list_resources(self, principal: Principal) -> list[MCPResource]: ...
 
-    async def list_resource_templates(self) -> list[MCPResourceTemplate]: ...
+    async def list_resource_templates(self, principal: Principal) -> list[MCPResourceTemplate]: ...
 
     def serves_uri(self, uri: str) -> bool:
         """Whether the resource ``uri`` is this source's."""
@@ -75,7 +76,7 @@ class CapabilitySource(Protocol):
 
     async def read_resource(self, uri: str, principal: Principal) -> list[ReadResourceContents]: ...
 
-    async def list_prompts(self) -> list[MCPPrompt]: ...
+    async def list_prompts(self, principal: Principal) -> list[MCPPrompt]: ...
 
     async def get_prompt(
         self, name: str, arguments: dict[str, str], principal: Principal
@@ -85,7 +86,9 @@ class CapabilitySource(Protocol):
 class PromptSource(Protocol):
     """A provider of kind ``prompts``: MCP prompts computed at request time (e.g. from templates)."""
 
-    async def list_prompts(self, app: AppContext) -> list[MCPPrompt]: ...
+    async def list_prompts(self, app: AppContext, principal: Principal) -> list[MCPPrompt]:
+        """The prompts ``principal`` may see."""
+        ...
 
     async def get_prompt(
         self, app: AppContext, principal: Principal, name: str, arguments: dict[str, str]

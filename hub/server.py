@@ -136,7 +136,8 @@ class HubServer(MCPServer[Any]):
 
     async def list_tools(self) -> list[MCPTool]:
         tools = await super().list_tools()
-        for spec in self.app.registry.callable_tools(self.principal_of(None)):  # a caller sees what it may call
+        principal = self.principal_of(None)
+        for spec in self.app.registry.callable_tools(principal):  # a caller sees what it may call
             tools.append(
                 MCPTool(
                     name=spec.name,
@@ -149,7 +150,7 @@ class HubServer(MCPServer[Any]):
                 )
             )
         for source in self._sources():
-            tools.extend(await source.list_tools())
+            tools.extend(await source.list_tools(principal))
         return tools
 
     def _tool_input_schema(self, name: str) -> dict[str, Any] | None:
@@ -200,7 +201,7 @@ class HubServer(MCPServer[Any]):
                     MCPResource(uri=spec.uri, name=spec.name, description=spec.description, mime_type=spec.mime_type)
                 )
         for source in self._sources():
-            resources.extend(await source.list_resources())
+            resources.extend(await source.list_resources(self.principal_of(None)))
         return resources
 
     async def list_resource_templates(self) -> list[MCPResourceTemplate]:
@@ -213,7 +214,7 @@ class HubServer(MCPServer[Any]):
                     )
                 )
         for source in self._sources():
-            templates.extend(await source.list_resource_templates())
+            templates.extend(await source.list_resource_templates(self.principal_of(None)))
         return templates
 
     async def read_resource(self, uri: Any, context: Context[Any, Any] | None = None) -> Any:
@@ -246,10 +247,11 @@ class HubServer(MCPServer[Any]):
 
     async def list_prompts(self) -> list[MCPPrompt]:
         prompts = await super().list_prompts()
+        principal = self.principal_of(None)  # a caller sees the prompts it may see
         for source in self._prompt_sources():
-            prompts.extend(await source.list_prompts(self.app))
+            prompts.extend(await source.list_prompts(self.app, principal))
         for capabilities in self._sources():
-            prompts.extend(await capabilities.list_prompts())
+            prompts.extend(await capabilities.list_prompts(self.principal_of(None)))
         return prompts
 
     async def get_prompt(
@@ -271,7 +273,16 @@ class HubServer(MCPServer[Any]):
                 raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"prompt": name}) from None
             if found is not None:
                 return found
-        return await super().get_prompt(name, arguments, context)
+        try:
+            return await super().get_prompt(name, arguments, context)
+        except ValueError as exc:  # the SDK's unknown prompt: a clear error, the same for one the caller may not see
+            if str(exc) != f"Unknown prompt: {name}":
+                raise
+            raise MCPError(
+                code=INVALID_PARAMS,
+                message=f"No prompt named {name!r}. List the prompts you may use with prompts/list.",
+                data={"prompt": name},
+            ) from None
 
     # -- notifications -------------------------------------------------------------------
 

@@ -13,10 +13,11 @@ from hub import Call, Plugin, Role
 from hub.catalog import entries as _catalog
 from hub.catalog import ranking as _ranking
 from hub.catalog import refinement as _recommend
-from hub.errors import InvalidArguments, NotFound
+from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.extensions.schema import name_to_key, parse_config
 from hub.plugin import Arguments
-from tools.extensions import ExtensionChanged, changed, store_of
+from hub.vault.ownership import chosen_team
+from tools.extensions import TEAM, VISIBILITY_HELP, ExtensionChanged, Visibility, changed, store_of
 from tools.secrets import vault_of
 
 plugin = Plugin("catalog")
@@ -86,6 +87,10 @@ class InstallArgs(Arguments):
     use: Literal["package", "remote"] | None = Field(default=None, description="Its package (stdio) or its remote.")
     enabled: bool = True
     role: Role = Role.operator
+    team: str | None = TEAM
+    visibility: Visibility = Field(
+        default="team", description=f"The extension's: {VISIBILITY_HELP} Its secrets go to the same team (team)."
+    )
     start: bool = Field(default=True, description="Start it now to list its tools.")
 
 
@@ -122,7 +127,7 @@ class Recommendations(BaseModel):
 
 
 async def _installed(call: Call) -> set[str]:
-    return {r.key for r in await store_of(call).records()}
+    return {r.key for r in await store_of(call).records(principal=call.principal)}
 
 
 @plugin.tool(permission="catalog.read", read_only=True)
@@ -145,10 +150,12 @@ async def catalog_search(call: Call, args: SearchArgs) -> SearchResult:
 async def extension_install(call: Call, args: InstallArgs) -> Installed:
     """Install a catalog entry as a Goose extension: its package is run directly (npx, uvx, docker argv,
     never a shell) or its remote is connected to. Secret variables given in `values` go to the vault and
-    are named in env_keys."""
+    are named in env_keys, both in the team the extension goes to."""
+    async with call.app.db.session() as session:
+        team_id = await chosen_team(session, call.principal, "extensions.manage", args.team)
     entry = await _catalog.resolve(call.app.settings.registry_url, args.catalog_name)
     vault = vault_of(call)
-    have = frozenset(i.name for i in await vault.secrets())
+    have = frozenset(await vault.usable(team_id, call.principal.name))
     prefill = _catalog.to_extension(entry, args.values, name=args.name, use=args.use, have_secrets=have)
     if prefill.missing:
         needed = ", ".join(f"{m['name']} ({m['kind']}: {m['description']})" for m in prefill.missing)
@@ -161,14 +168,35 @@ async def extension_install(call: Call, args: InstallArgs) -> Installed:
         )
     config = parse_config(prefill.config, label=f"extension built from {entry.name}")
     store = store_of(call)
-    if await store.find(config.name) is not None:
+    if await store.taken(config.name):
         raise InvalidArguments(
             f"An extension {name_to_key(config.name)!r} exists already; pass another `name` or remove it first."
         )
+    taken = [s for s in prefill.secrets if s not in have and await vault.exists(s)]
+    if taken:  # checked before anything is stored: names are unique across the hub
+        raise Conflict(
+            f"Secret name(s) {', '.join(sorted(taken))} are taken by another team's (or user's) secrets, which this "
+            "extension's team cannot use. Store the values under other names with secret_set and install with "
+            "a `name` whose env_keys you then change, or ask that team. Nothing was changed."
+        )
     for secret, value in prefill.secrets.items():
-        await vault.put(secret, value, actor=call.principal.name, description=f"for {entry.short_name} ({entry.name})")
+        await vault.put(
+            secret,
+            value,
+            actor=call.principal.name,
+            description=f"for {entry.short_name} ({entry.name})",
+            principal=call.principal,
+            team_id=team_id,
+        )
     record, warnings = await store.add(
-        config, actor=call.principal.name, enabled=args.enabled, role=args.role, source=f"catalog:{entry.name}"
+        config,
+        actor=call.principal.name,
+        enabled=args.enabled,
+        role=args.role,
+        source=f"catalog:{entry.name}",
+        team_id=team_id,
+        visibility=args.visibility,
+        principal=call.principal,
     )
     result = await changed(call, record, warnings, args.start)
     return Installed(**result.model_dump(), secrets_stored=sorted(prefill.secrets))
@@ -192,7 +220,7 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
     if args.template:
         text += " " + await _template_text(call, args.template)
     installed = await _installed(call)
-    have = frozenset(i.name for i in await vault_of(call).secrets())
+    have = frozenset(i.name for i in await vault_of(call).secrets(principal=call.principal))
     entries = list(_catalog.shipped())
     matches = _ranking.rank(entries, text)
     offline = "offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"

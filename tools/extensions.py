@@ -1,28 +1,38 @@
 """Extensions (MCP servers agents use), in Goose's own schema, and the federation that serves their tools.
 
-Adding, changing and removing extensions is for admins: a stdio extension is a program the hub runs.
+Each extension belongs to a team and is ``private``, ``team`` or ``public``; reading needs
+extensions.read and changing extensions.manage where it lives (a stdio extension is a program the hub
+runs). Who may call its tools through the hub is its ``role`` on its team (``hub.extensions.access``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
 from hub import AppContext, Call, Plugin, Role
 from hub.clock import UtcDatetime
-from hub.errors import ConfigError, PermissionDenied
+from hub.errors import ConfigError
+from hub.extensions.access import refusal
 from hub.extensions.schema import MODELS, ExtensionConfig
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation.check import CheckReport
 from hub.federation.listing import SEP
 from hub.federation.service import Federation
 from hub.plugin import Arguments
+from hub.vault.ownership import chosen_team
 
 plugin = Plugin("extensions")
 
 EXTENSION_MODELS = {model.__name__ for model in MODELS.values()}
 NAME = Field(min_length=1, max_length=255, description="The extension's name or key (Goose's name_to_key).")
+Visibility = Literal["private", "team", "public"]
+TEAM = Field(default=None, max_length=64, description="The team it belongs to (default: your own team).")
+VISIBILITY_HELP = (
+    "private (only you), team (its team's members) or public (every team may see it and use its tools; only its "
+    "team changes it)."
+)
 
 
 def store_of(call: Call) -> ExtensionStore:
@@ -39,6 +49,8 @@ class ExtensionView(BaseModel):
     type: str
     enabled: bool
     role: Role = Field(description="The role needed to call this extension's tools through the hub.")
+    team: str | None = Field(description="The team that owns it (its secrets come from that team).")
+    visibility: str = Field(description=VISIBILITY_HELP)
     source: str = Field(description="hub, goose (pulled from config.yaml) or catalog:<name>.")
     config: dict[str, Any] = Field(description="The entry exactly as Goose's config.yaml holds it (no secrets).")
     federated: bool = Field(description="Whether the hub can serve its tools (stdio, streamable_http, sse).")
@@ -67,6 +79,8 @@ class ExtensionView(BaseModel):
             type=record.type,
             enabled=record.enabled,
             role=record.role,
+            team=record.team,
+            visibility=record.visibility,
             source=record.source,
             config=record.goose_entry(),
             federated=record.federated,
@@ -95,6 +109,8 @@ class ExtensionAdd(Arguments):
         default=True, description="Whether Goose and the hub use it; Goose's own `enabled` in `extension` is the same."
     )
     role: Role = Field(default=Role.operator, description="The role needed to call its tools through the hub.")
+    team: str | None = TEAM
+    visibility: Visibility = Field(default="team", description=VISIBILITY_HELP)
     start: bool = Field(default=True, description="Start it now to list its tools (it stops again when idle).")
 
     @model_validator(mode="before")
@@ -133,6 +149,7 @@ class ExtensionUpdate(Arguments):
     )
     enabled: bool | None = None
     role: Role | None = None
+    visibility: Visibility | None = Field(default=None, description=VISIBILITY_HELP)
 
 
 class ExtensionName(Arguments):
@@ -161,7 +178,7 @@ async def warm(app: AppContext, record: ExtensionRecord) -> str | None:
 
 async def changed(call: Call, record: ExtensionRecord, warnings: list[str], start: bool) -> ExtensionChanged:
     error = await warm(call.app, record) if start else None
-    record = await store_of(call).get(record.key)
+    record = await store_of(call).get(record.key, call.principal)
     return ExtensionChanged(extension=ExtensionView.of(record, call.app), warnings=warnings, start_error=error)
 
 
@@ -169,19 +186,33 @@ async def changed(call: Call, record: ExtensionRecord, warnings: list[str], star
 async def extension_add(call: Call, args: ExtensionAdd) -> ExtensionChanged:
     """Add an extension (an MCP server agents use) in Goose's config format. Enabled stdio and
     streamable_http extensions are started once to list their tools, which the hub then serves as
-    {key}__{tool}. Put secrets in the vault first (secret_set) and name them in env_keys."""
+    {key}__{tool}. Put secrets in the vault first (secret_set, in the same team) and name them in env_keys."""
+    async with call.app.db.session() as session:
+        team_id = await chosen_team(session, call.principal, "extensions.manage", args.team)
     record, warnings = await store_of(call).add(
-        args.extension, actor=call.principal.name, enabled=args.enabled, role=args.role
+        args.extension,
+        actor=call.principal.name,
+        enabled=args.enabled,
+        role=args.role,
+        team_id=team_id,
+        visibility=args.visibility,
+        principal=call.principal,
     )
     return await changed(call, record, warnings, args.start)
 
 
 @plugin.tool(permission="extensions.manage")
 async def extension_update(call: Call, args: ExtensionUpdate) -> ExtensionChanged:
-    """Change an extension: Goose fields in `changes` (null removes a field), `enabled`, or `role` (who
-    may call its tools through the hub). A running server restarts with the new configuration."""
+    """Change an extension: Goose fields in `changes` (null removes a field), `enabled`, `role` (who
+    may call its tools through the hub) or `visibility`. A running server restarts with the new configuration."""
     record, warnings = await store_of(call).update(
-        args.name, actor=call.principal.name, changes=args.changes, enabled=args.enabled, role=args.role
+        args.name,
+        actor=call.principal.name,
+        changes=args.changes,
+        enabled=args.enabled,
+        role=args.role,
+        visibility=args.visibility,
+        principal=call.principal,
     )
     return await changed(call, record, warnings, bool(args.changes) and record.enabled)
 
@@ -189,34 +220,38 @@ async def extension_update(call: Call, args: ExtensionUpdate) -> ExtensionChange
 @plugin.tool(permission="extensions.manage", destructive=True)
 async def extension_remove(call: Call, args: ExtensionName) -> ExtensionView:
     """Remove an extension; its server is stopped and its tools disappear from the hub."""
-    record = await store_of(call).remove(args.name, actor=call.principal.name)
+    record = await store_of(call).remove(args.name, actor=call.principal.name, principal=call.principal)
     return ExtensionView.of(record, call.app)
 
 
 @plugin.tool(permission="extensions.read", read_only=True)
 async def extension_get(call: Call, args: ExtensionName) -> ExtensionView:
     """Show one extension: its Goose entry, role, state and the tools the hub serves from it."""
-    return ExtensionView.of(await store_of(call).get(args.name), call.app)
+    return ExtensionView.of(await store_of(call).get(args.name, call.principal), call.app)
 
 
 @plugin.tool(permission="extensions.read", read_only=True)
 async def extension_list(call: Call, args: ExtensionListArgs) -> Extensions:
-    """List the team's extensions with their state and tools."""
-    records = await store_of(call).records(enabled_only=args.enabled_only)
+    """List the extensions you may see (your teams', public ones, your private ones) with their state and tools."""
+    records = await store_of(call).records(enabled_only=args.enabled_only, principal=call.principal)
     return Extensions(extensions=[ExtensionView.of(r, call.app) for r in records])
 
 
 @plugin.tool(permission="extensions.manage")
 async def extension_enable(call: Call, args: ExtensionName) -> ExtensionChanged:
     """Enable an extension: Goose and the hub use it again."""
-    record, warnings = await store_of(call).update(args.name, actor=call.principal.name, enabled=True)
+    record, warnings = await store_of(call).update(
+        args.name, actor=call.principal.name, enabled=True, principal=call.principal
+    )
     return await changed(call, record, warnings, True)
 
 
 @plugin.tool(permission="extensions.manage")
 async def extension_disable(call: Call, args: ExtensionName) -> ExtensionChanged:
     """Disable an extension: its server stops and its tools disappear; its configuration is kept."""
-    record, warnings = await store_of(call).update(args.name, actor=call.principal.name, enabled=False)
+    record, warnings = await store_of(call).update(
+        args.name, actor=call.principal.name, enabled=False, principal=call.principal
+    )
     return await changed(call, record, warnings, False)
 
 
@@ -224,12 +259,10 @@ async def extension_disable(call: Call, args: ExtensionName) -> ExtensionChanged
 async def extension_check(call: Call, args: ExtensionName) -> CheckReport:
     """Start (or connect to) an extension on a connection of its own, list its tools, resources and
     prompts, report the latency and any error (with the end of its stderr), then stop it."""
-    record = await store_of(call).get(args.name)
-    if not call.principal.role.allows(record.role):  # starting it hands it its secrets: its role's decision
-        raise PermissionDenied(
-            f"Extension {record.name!r} needs the {record.role.value} role (its tools, its secrets); you are "
-            f"{call.principal.role.value}. Ask an admin to check it, or to lower its role with extension_update."
-        )
+    record = await store_of(call).get(args.name, call.principal)
+    denied = refusal(call.principal, record, f"extension {args.name!r}")  # starting it hands it its secrets
+    if denied is not None:
+        raise denied
     federation = federation_of(call.app)
     if federation is None:
         raise ConfigError("Federation is not running; the hub is starting or stopping. Try again.")

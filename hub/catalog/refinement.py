@@ -15,7 +15,6 @@ from hub.catalog.entries import ServerJson
 from hub.engine import Engine, trigger_of
 from hub.errors import GoosukeError
 from hub.plugin import Call
-from hub.principal import Role
 from hub.settings import Settings
 
 TEMPLATE = "recommend-extensions"
@@ -45,8 +44,8 @@ def wanted(call: Call, refine: bool | None) -> tuple[bool, str | None]:
         return False, None
     if refine is None and not endpoint_configured(call.app.settings):
         return False, "no OpenAI-compatible endpoint is configured (GOOSUKE_OPENAI_BASE_URL, GOOSUKE_OPENAI_API_KEY)"
-    if not call.principal.role.allows(Role.operator):
-        return False, "refining runs a template, which needs the operator role"
+    if not call.principal.may("templates.run"):
+        return False, "refining runs a template, which needs the templates.run permission"
     if Engine not in call.app.services:
         return False, "this hub has no engine to run the refinement"
     return True, None

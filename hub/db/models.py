@@ -211,6 +211,7 @@ class Extension(Owned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(128), default="system")
+    created_by: Mapped[str | None] = mapped_column(String(128))  # who may see it while private (0013)
 
 
 class Secret(Owned, Base):

@@ -13,6 +13,10 @@ keeps the side named by ``prefer`` (hub by default). A conflict is never silent:
 versions, the losing file version stays in ``config.yaml.bak`` and the losing hub version in the audit
 log. Secret values are never written to ``config.yaml``: only ``env_keys`` names are; values go to
 Goose's ``secrets.yaml`` (mode 0600) only when asked for (``secrets="export"``).
+
+The file is the host's, so a sync sees every team's extensions; the tool asks for extensions.manage
+hub-wide. Entries pulled in for the first time (and imported secrets) go to the team the sync names
+(``team_id``); an entry that exists already keeps its team and visibility.
 """
 
 from __future__ import annotations
@@ -109,12 +113,20 @@ class GooseSync:
         prefer: Literal["hub", "goose"] = "hub",
         secrets: SecretsMode = "ignore",
         include_bundled: bool = False,
+        team_id: str | None = None,
     ) -> SyncResult:
         async with self._lock:
-            return await self._sync(mode, actor, dry_run, prefer, secrets, include_bundled)
+            return await self._sync(mode, actor, dry_run, prefer, secrets, include_bundled, team_id)
 
     async def _sync(
-        self, mode: Mode, actor: str, dry_run: bool, prefer: str, secrets: SecretsMode, include_bundled: bool
+        self,
+        mode: Mode,
+        actor: str,
+        dry_run: bool,
+        prefer: str,
+        secrets: SecretsMode,
+        include_bundled: bool,
+        team_id: str | None,
     ) -> SyncResult:
         result = SyncResult(mode=mode, path=str(self.path), dry_run=dry_run)
         doc, text = load(self.path)
@@ -218,6 +230,7 @@ class GooseSync:
                 role=current.role if current else Role.operator,
                 source="goose",
                 replace=True,
+                team_id=team_id,
             )
         lost = [c for c in result.conflicts if c["kept"] == "goose" and c["hub"] is not None]
         async with self.db.session() as session:
@@ -226,7 +239,7 @@ class GooseSync:
                 pulled=result.pulled, conflicts=[c["key"] for c in result.conflicts], lost_hub_versions=lost,
             )  # fmt: skip
         await self._save_bases(agreed)
-        await self._secrets_apply(secrets, result.secrets, actor)
+        await self._secrets_apply(secrets, result.secrets, actor, team_id)
         self._remember_file()
         return result
 
@@ -257,7 +270,7 @@ class GooseSync:
             raise ToolError(f"{path} is not valid YAML; fix it or remove it. Nothing was imported.") from None
         return {str(k): str(v) for k, v in data.items() if isinstance(v, str | int | float)}
 
-    async def _secrets_apply(self, secrets: SecretsMode, names: list[str], actor: str) -> None:
+    async def _secrets_apply(self, secrets: SecretsMode, names: list[str], actor: str, team_id: str | None) -> None:
         if secrets == "export" and names:
             path = self.path.with_name("secrets.yaml")
             data: Any = CommentedMap()
@@ -269,7 +282,9 @@ class GooseSync:
         elif secrets == "import" and names:
             available = self._goose_secrets()
             for name in names:
-                await self.vault.put(name, available[name], actor=actor, description="imported from Goose")
+                await self.vault.put(
+                    name, available[name], actor=actor, description="imported from Goose", team_id=team_id
+                )
 
     # -- rendering and watching -----------------------------------------------------------------
 

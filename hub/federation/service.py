@@ -5,7 +5,9 @@ as ``{key}__{prompt}``, its resources as ``goosuke-ext://{key}/{original uri}``.
 a server: it reads what the last start discovered (kept in the database, so every replica lists the
 same). The first call starts the server; it stays warm until idle for ``extension_idle_timeout``,
 is restarted with backoff when it crashes, and each request is bounded by the extension's own
-``timeout``. Which role may use an extension is set per extension.
+``timeout``. Who may use an extension is its role on its owning team and visibility
+(:mod:`hub.extensions.access`): every list is filtered for the caller, so ``tools/list`` shows exactly
+the federated tools it may call, and a call to another team's tool is an unknown tool.
 """
 
 from __future__ import annotations
@@ -39,13 +41,16 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel
 
 from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
+from hub.extensions.access import may_use, refusal
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation import listing
 from hub.federation.check import CheckReport, check_extension
 from hub.federation.client import Connection, describe, discover
 from hub.federation.listing import SEP, URI_PREFIX
 from hub.federation.upstream import Upstream
+from hub.plugin import Call
 from hub.principal import Principal, Role
+from hub.teams.audit import record_denial
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
@@ -149,10 +154,10 @@ class Federation:
             upstream.record = record
         return self._exposed(old) != self._exposed(record)
 
-    def _exposed(self, record: ExtensionRecord | None) -> tuple[Role, str, dict[str, Any] | None] | None:
+    def _exposed(self, record: ExtensionRecord | None) -> tuple[Role, str, str, str, dict[str, Any] | None] | None:
         if record is None or not record.enabled or not record.federated:
             return None
-        return (record.role, record.hash, record.discovered)
+        return (record.role, record.team_id, record.visibility, record.hash, record.discovered)
 
     async def _notify(self) -> None:
         server = self.app.server
@@ -197,8 +202,13 @@ class Federation:
             except Exception as exc:
                 logger.warning("Extension %r: re-listing after a change failed: %s", key, describe(exc))
 
-    def _active(self) -> list[ExtensionRecord]:
-        return [r for r in self.records.values() if r.enabled and r.federated]
+    def _active(self, principal: Principal | None = None) -> list[ExtensionRecord]:
+        """The enabled federated extensions (with ``principal``: those it may use)."""
+        return [
+            r
+            for r in self.records.values()
+            if r.enabled and r.federated and (principal is None or may_use(principal, r))
+        ]
 
     def _discover_soon(self, record: ExtensionRecord) -> None:
         if record.key in self._discovering or self._discovery_failed.get(record.key) == record.hash:
@@ -253,30 +263,39 @@ class Federation:
 
     # -- listing (the names and shapes: hub/federation_listing.py) -----------------------------------
 
-    async def list_tools(self) -> list[MCPTool]:
+    async def list_tools(self, principal: Principal) -> list[MCPTool]:
+        """The federated tools ``principal`` may call (its extensions' role and team, its token's patterns)."""
         await self.refresh()
         for record in self._active():
             if record.discovered is None:
                 self._discover_soon(record)
-        return listing.tools(self._active(), set(self.app.registry.tools))
+        tools = listing.tools(self._active(principal), set(self.app.registry.tools))
+        return [tool for tool in tools if principal.grants.may_call(tool.name)]
 
-    async def list_resources(self) -> list[MCPResource]:
-        return listing.resources(self._active())
+    async def list_resources(self, principal: Principal) -> list[MCPResource]:
+        return listing.resources(self._active(principal))
 
-    async def list_resource_templates(self) -> list[MCPResourceTemplate]:
-        return listing.resource_templates(self._active())
+    async def list_resource_templates(self, principal: Principal) -> list[MCPResourceTemplate]:
+        return listing.resource_templates(self._active(principal))
 
-    async def list_prompts(self) -> list[MCPPrompt]:
-        return listing.prompts(self._active())
+    async def list_prompts(self, principal: Principal) -> list[MCPPrompt]:
+        return listing.prompts(self._active(principal))
 
     # -- calling ----------------------------------------------------------------------------------
 
-    def _check_role(self, record: ExtensionRecord, principal: Principal) -> None:
-        if not principal.role.allows(record.role):
-            raise PermissionDenied(
-                f"Extension {record.key!r} needs the {record.role.value} role; you are {principal.role.value}. "
-                "Ask an admin (extension_update role=...)."
+    async def _check_use(
+        self, record: ExtensionRecord, principal: Principal, what: str, target: str, tool: str | None = None
+    ) -> None:
+        """Refuse (and audit) a caller that may not use ``record``; NotFound when it may not even see it."""
+        denied = refusal(principal, record, what)
+        if denied is None and tool is not None and not principal.grants.may_call(tool):
+            denied = PermissionDenied(
+                f"Tool {tool!r} is outside this token's tool patterns "
+                f"({', '.join(principal.grants.tool_patterns or ())}). Use a token made for it."
             )
+        if denied is not None:
+            await record_denial(Call(principal=principal, app=self.app, via="mcp"), target, denied.message)
+            raise denied
 
     async def _request(self, record: ExtensionRecord, what: str, send: Callable[[Connection], Awaitable[R]]) -> R:
         """Run one request on the extension's client: start it if needed, re-initialise once on a lost
@@ -328,7 +347,7 @@ class Federation:
             if found is None:
                 raise NotFound(f"Unknown tool {name!r}. Call tools/list to see the tools this hub offers.")
             record, tool = found
-            self._check_role(record, principal)
+            await self._check_use(record, principal, f"tool {name!r}", f"tool:{name}", tool=name)
             if not self._allowed_tool(record, tool):
                 raise NotFound(f"Tool {tool!r} is not in the available_tools of extension {record.key!r}.")
             result = await self._request(
@@ -374,7 +393,7 @@ class Federation:
         if found is None:
             raise NotFound(f"Unknown resource {uri!r}. List resources with resources/list.")
         record, original = found
-        self._check_role(record, principal)
+        await self._check_use(record, principal, f"resource {uri!r}", f"resource:{uri}")
         result = await self._request(
             record, f"resources/read {original!r}", lambda c: c.client.session.read_resource(original)
         )
@@ -391,7 +410,7 @@ class Federation:
         if found is None:
             return None
         record, prompt = found
-        self._check_role(record, principal)
+        await self._check_use(record, principal, f"prompt {name!r}", f"prompt:{name}")
         result = await self._request(
             record, f"prompts/get {prompt!r}", lambda c: c.client.session.get_prompt(prompt, arguments or None)
         )

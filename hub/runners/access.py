@@ -1,11 +1,12 @@
-"""Which extensions a run may get: enabled ones its role may use, that its runner allows; Goose built-ins
-only when the runner lists them."""
+"""Which extensions a run may get: enabled ones its role may use, that its runner allows and its team may
+use (``hub.extensions.access.run_may_have``); Goose built-ins only when the runner lists them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from hub.errors import PermissionDenied
+from hub.extensions.access import run_may_have
 from hub.extensions.schema import GOOSE_BUILTINS, HUB_EXTENSION
 from hub.extensions.store import ExtensionStore
 from hub.principal import Role
@@ -13,10 +14,16 @@ from hub.runners.model import RunOptions
 
 
 async def refusals(
-    extensions: Iterable[str], role: Role, options: RunOptions, store: ExtensionStore | None
+    extensions: Iterable[str],
+    role: Role,
+    options: RunOptions,
+    store: ExtensionStore | None,
+    team: str | None = None,
+    creator: str | None = None,
 ) -> list[str]:
     """Why each refused extension is refused (empty: the run may have them all). Unknown names are left
-    to the agent (it says what it knows)."""
+    to the agent (it says what it knows). With ``team`` (the run's, started by ``creator``) another team's
+    extension is refused too."""
     problems: list[str] = []
     runner = options.runner or "(built-in)"
     for name in extensions:
@@ -38,14 +45,23 @@ async def refusals(
             problems.append(f"{name!r}: disabled (an admin enables it with extension_update)")
         elif not role.allows(record.role):
             problems.append(f"{name!r}: needs the {record.role.value} role; this run has {role.value}")
+        elif team is not None and not run_may_have(record, team, creator):
+            problems.append(f"{name!r}: another team's extension (share it with visibility public, or copy it)")
     return problems
 
 
-async def check(extensions: Iterable[str], role: Role, options: RunOptions, store: ExtensionStore | None) -> None:
+async def check(
+    extensions: Iterable[str],
+    role: Role,
+    options: RunOptions,
+    store: ExtensionStore | None,
+    team: str | None = None,
+    creator: str | None = None,
+) -> None:
     """Raises:
     PermissionDenied: naming every extension the run may not have, and why.
     """
-    problems = await refusals(extensions, role, options, store)
+    problems = await refusals(extensions, role, options, store, team, creator)
     if problems:
         raise PermissionDenied(
             f"This run may not have these extensions: {'; '.join(problems)}. Remove them from the template's "

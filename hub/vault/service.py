@@ -35,9 +35,12 @@ from hub.clock import UtcDatetime
 from hub.db import Database
 from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
+from hub.principal import Principal
 from hub.protocols import ReadinessReport
 from hub.settings import Settings
+from hub.teams.policy import DEFAULT_TEAM_ID, owner_team, require_change, require_see, visible
 from hub.vault.keys import GENERATE_HINT, KEY_FILE, encode, key_id, load_keys, new_key, write_key_file
+from hub.vault.ownership import may_replace, secret_visibility, team_names, usable_by
 from hub.vault.scrubbing import CONFIG_SCOPE, MIN_SCRUB_LENGTH, Scrubber, configured_secrets
 
 logger = logging.getLogger("goosuke.vault")
@@ -56,6 +59,8 @@ class SecretInfo(BaseModel):
     name: str
     scope: str = Field(exclude=True)  # env, setting or webhook: the tools show one scope at a time
     description: str
+    team: str | None = Field(default=None, description="The owning team: its extensions and runners may use it.")
+    visibility: str = Field(default="team", description="team (its team) or private (only your extensions).")
     key_id: str = Field(description="Fingerprint of the vault key that sealed it (not the key).")
     created_at: UtcDatetime
     created_by: str
@@ -76,11 +81,13 @@ def _aad(scope: str, name: str) -> bytes:
     return f"goosuke-vault:{scope}:{name}".encode()
 
 
-def _info(row: Secret) -> SecretInfo:
+def _info(row: Secret, teams: dict[str, str] | None = None) -> SecretInfo:
     return SecretInfo(
         name=row.name,
         scope=row.scope,
         description=row.description,
+        team=(teams or {}).get(row.team_id or "", row.team_id),
+        visibility=row.visibility or "team",
         key_id=row.key_id,
         created_at=row.created_at,
         created_by=row.created_by,
@@ -222,11 +229,26 @@ class Vault:
     # -- values -------------------------------------------------------------------------
 
     async def put(
-        self, name: str, value: str, *, actor: str, description: str | None = None, scope: str = "env"
+        self,
+        name: str,
+        value: str,
+        *,
+        actor: str,
+        description: str | None = None,
+        scope: str = "env",
+        principal: Principal | None = None,
+        team_id: str | None = None,
+        visibility: str | None = None,
     ) -> tuple[SecretInfo, bool]:
-        """Store (or replace) a value; returns its info and whether it was new. Audited, value never logged."""
+        """Store (or replace) a value; returns its info and whether it was new. Audited, value never logged.
+
+        A new secret goes to team ``team_id`` (None: the principal's own team, or ``default`` for the hub
+        itself) with ``visibility`` (None: team); ``principal`` needs ``secrets.manage`` there. Replacing
+        one needs ``secrets.manage`` where it lives; its team stays (``team_transfer`` moves it).
+        """
         if scope == "env":
             check_name(name)
+        visibility = secret_visibility(visibility)
         if len(value) < MIN_SCRUB_LENGTH:
             raise InvalidArguments(
                 f"A secret value must have at least {MIN_SCRUB_LENGTH} characters, so it can be recognised and "
@@ -241,6 +263,7 @@ class Vault:
             row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
             created = row is None
             if row is None:
+                owner = owner_team(principal, "secrets.manage", team_id) if principal else team_id
                 row = Secret(
                     scope=scope,
                     name=name,
@@ -251,21 +274,30 @@ class Vault:
                     updated_by=actor,
                     created_at=now,
                     updated_at=now,
+                    team_id=owner or DEFAULT_TEAM_ID,
+                    visibility=visibility or "team",
                 )
                 session.add(row)
             else:
+                may_replace(row, principal, team_id)
                 row.ciphertext, row.key_id, row.updated_at, row.updated_by = ciphertext, kid, now, actor
                 if description is not None:
                     row.description = description
+                if visibility is not None:
+                    row.visibility = visibility
             await session.flush()
-            await audit(session, actor, "secret.set" if scope == "env" else f"{scope}.secret.set", name, key_id=kid)
-            info = _info(row)
+            action = "secret.set" if scope == "env" else f"{scope}.secret.set"
+            await audit(session, actor, action, name, key_id=kid, team=row.team_id, visibility=row.visibility)
+            info = _info(row, await team_names(session, [row.team_id]))
         self._remember(scope, name, value)
         return info, created
 
-    async def get(self, name: str, scope: str = "env") -> str:
-        """The plaintext value, for the hub's own use (launching extensions). Not audited; never returned to
-        a caller (``reveal`` is)."""
+    async def get(self, name: str, scope: str = "env", *, team: str | None = None, creator: str | None = None) -> str:
+        """The plaintext value, for the hub's own use (launching extensions, a runner's API key). Not
+        audited; never returned to a caller (``reveal`` is). With ``team``, only a secret that team's
+        extension or runner (made by ``creator``) may use resolves (``hub.vault.ownership``)."""
+        if team is not None:
+            return (await self.resolve([name], scope, team=team, creator=creator, what="this runner"))[name]
         self._require()
         async with self.db.session() as session:
             row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
@@ -275,11 +307,20 @@ class Vault:
         self._remember(scope, name, value)
         return value
 
-    async def resolve(self, names: Iterable[str], scope: str = "env") -> dict[str, str]:
-        """Values of several secrets at once (an extension's ``env_keys``).
+    async def resolve(
+        self,
+        names: Iterable[str],
+        scope: str = "env",
+        *,
+        team: str | None = None,
+        creator: str | None = None,
+        what: str = "this extension",
+    ) -> dict[str, str]:
+        """Values of several secrets at once (an extension's ``env_keys``). With ``team`` (the team that owns
+        the extension or runner naming them, made by ``creator``) a secret of another team does not resolve.
 
         Raises:
-            NotFound: some are missing; the message lists every missing name.
+            NotFound: some are missing or another team's; the message names each and the team.
         """
         wanted = list(dict.fromkeys(names))
         if not wanted:
@@ -287,24 +328,46 @@ class Vault:
         self._require()
         async with self.db.session() as session:
             rows = list(await session.scalars(select(Secret).where(Secret.scope == scope, Secret.name.in_(wanted))))
-        found = {row.name: self.unseal(row) for row in rows}
-        missing = [n for n in wanted if n not in found]
-        if missing:
-            raise NotFound(
-                f"Secret(s) {', '.join(missing)} are not in the vault. Store each with secret_set before starting "
-                "this extension."
+            foreign = [r.name for r in rows if team is not None and not usable_by(r, team, creator)]
+            label = (await team_names(session, [team])).get(team or "", team) if foreign else ""
+        found = {row.name: self.unseal(row) for row in rows if row.name not in foreign}
+        missing = [n for n in wanted if n not in found and n not in foreign]
+        problems = [f"Secret(s) {', '.join(missing)} are not in the vault"] if missing else []
+        if foreign:
+            problems.append(
+                f"secret(s) {', '.join(foreign)} are not usable by team {label!r}, which owns {what} (they belong "
+                "to another team, or are private to another user)"
             )
+        if problems:
+            where = f" in team {label!r}" if foreign else ""
+            raise NotFound(f"{'; '.join(problems)}. Store each with secret_set{where} before starting {what}.")
         for name, value in found.items():
             self._remember(scope, name, value)
         return found
 
-    async def reveal(self, name: str, *, actor: str) -> str:
-        value = await self.get(name)
+    async def _row(self, name: str, scope: str, principal: Principal | None, permission: str) -> Secret | None:
+        async with self.db.session() as session:
+            row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
+        if row is not None and principal is not None:
+            if permission == "secrets.manage":
+                require_change(principal, permission, row, f"secret named {name!r}")
+            else:
+                require_see(principal, permission, row, f"secret named {name!r}")
+        return row
+
+    async def reveal(self, name: str, *, actor: str, principal: Principal | None = None) -> str:
+        row = await self._row(name, "env", principal, "secrets.reveal")
+        if row is None:
+            raise NotFound(f"No secret named {name!r}. List them with secret_list.")
+        self._require()
+        value = self.unseal(row)
+        self._remember("env", name, value)
         async with self.db.session() as session:
             await audit(session, actor, "secret.reveal", name)
         return value
 
-    async def delete(self, name: str, *, actor: str, scope: str = "env") -> bool:
+    async def delete(self, name: str, *, actor: str, scope: str = "env", principal: Principal | None = None) -> bool:
+        await self._row(name, scope, principal, "secrets.manage")
         async with self.db.session() as session:
             result = await session.execute(delete(Secret).where(Secret.scope == scope, Secret.name == name))
             deleted = bool(getattr(result, "rowcount", 0))
@@ -319,10 +382,21 @@ class Vault:
                 await session.scalar(select(Secret.id).where(Secret.scope == scope, Secret.name == name))
             ) is not None
 
-    async def secrets(self, scope: str = "env") -> list[SecretInfo]:
+    async def secrets(self, scope: str = "env", principal: Principal | None = None) -> list[SecretInfo]:
+        """The secrets of ``scope`` (with ``principal``: those it may see with ``secrets.use``)."""
+        query = select(Secret).where(Secret.scope == scope).order_by(Secret.name)
+        if principal is not None:
+            query = query.where(visible(principal, "secrets.use", Secret))
         async with self.db.session() as session:
-            rows = await session.scalars(select(Secret).where(Secret.scope == scope).order_by(Secret.name))
-            return [_info(row) for row in rows]
+            rows = list(await session.scalars(query))
+            teams = await team_names(session, [row.team_id for row in rows])
+            return [_info(row, teams) for row in rows]
+
+    async def usable(self, team: str, creator: str | None, scope: str = "env") -> set[str]:
+        """The names of the secrets an extension or runner of ``team`` made by ``creator`` would get."""
+        async with self.db.session() as session:
+            rows = await session.scalars(select(Secret).where(Secret.scope == scope, Secret.team_id == team))
+            return {row.name for row in rows if usable_by(row, team, creator)}
 
     async def known_values(self) -> list[str]:
         """Every value in the vault (all scopes), re-read from the database: for scrubbing outputs.

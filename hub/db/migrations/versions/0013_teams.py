@@ -82,7 +82,7 @@ def upgrade() -> None:
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("team_id", sa.String(length=32), nullable=True))
             batch.add_column(sa.Column("visibility", sa.String(length=16), server_default="team", nullable=False))
-            if table == "executions":
+            if table in ("executions", "extensions"):
                 batch.add_column(sa.Column("created_by", sa.String(length=128), nullable=True))
         op.create_index(op.f(f"ix_{table}_team_id"), table, ["team_id"], unique=False)
 
@@ -120,6 +120,7 @@ def upgrade() -> None:
         op.bulk_insert(members, [{**row, "source": "hub", "created_at": now} for row in member_rows])
     for table in OWNED:
         op.execute(sa.text(f"UPDATE {table} SET team_id = 'default', visibility = 'team'"))
+    op.execute(sa.text("UPDATE extensions SET created_by = updated_by"))
     op.execute(
         sa.text(
             "UPDATE executions SET team_id = 'default', visibility = 'private', "
@@ -132,7 +133,7 @@ def downgrade() -> None:
     for table in ("executions", *OWNED):
         op.drop_index(op.f(f"ix_{table}_team_id"), table_name=table)
         with op.batch_alter_table(table) as batch:
-            if table == "executions":
+            if table in ("executions", "extensions"):
                 batch.drop_column("created_by")
             batch.drop_column("visibility")
             batch.drop_column("team_id")
