@@ -40,6 +40,7 @@ from hub.plugin import (
 from hub.principal import Principal
 from hub.services import ServiceSpec
 from hub.teams.audit import record_denial
+from hub.teams.policy import watching_hidden
 
 # The domains' service plugins, by module name (the kernel never imports a domain; Datasette's
 # DEFAULT_PLUGINS idea). Start-up order comes from the services' needs, not from this list.
@@ -200,12 +201,18 @@ class Registry:
                     "See the tool's input schema.",
                     errors=details,
                 ) from None
-            try:
-                result = await spec.fn(call, args)
-            except (PermissionDenied, Hidden) as exc:  # an object-level refusal: the same audit row as the gate's
-                outcome = "denied"
-                await record_denial(call, f"tool:{name}", exc.message)
-                raise
+            with watching_hidden() as hidden:
+                try:
+                    result = await spec.fn(call, args)
+                except (PermissionDenied, Hidden) as exc:  # an object-level refusal: the same audit row as the gate's
+                    outcome = "denied"
+                    await record_denial(call, f"tool:{name}", exc.message)
+                    raise
+                except NotFound as exc:
+                    if hidden:  # "not found" because the policy hid it: a denial all the same
+                        outcome = "denied"
+                        await record_denial(call, f"tool:{name}", exc.message)
+                    raise
             outcome = "ok"
             return result
         finally:
@@ -245,11 +252,16 @@ class Registry:
             reason = f"Reading {uri!r} needs the {spec.permission} permission; you ({call.principal.name}) lack it."
             await record_denial(call, f"resource:{uri}", reason)
             raise PermissionDenied(reason)
-        try:
-            value = await spec.fn(call, **params)
-        except (PermissionDenied, Hidden) as exc:
-            await record_denial(call, f"resource:{uri}", exc.message)
-            raise
+        with watching_hidden() as hidden:
+            try:
+                value = await spec.fn(call, **params)
+            except (PermissionDenied, Hidden) as exc:
+                await record_denial(call, f"resource:{uri}", exc.message)
+                raise
+            except NotFound as exc:
+                if hidden:
+                    await record_denial(call, f"resource:{uri}", exc.message)
+                raise
         if isinstance(value, BaseModel):
             return spec, value.model_dump_json(indent=2)
         return spec, value

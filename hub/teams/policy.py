@@ -11,6 +11,9 @@ Every domain asks these functions; none writes its own rule.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, true
@@ -43,10 +46,34 @@ def can_see(principal: Principal, permission: str, obj: Owned) -> bool:
         return True
     visibility = obj.visibility or "team"
     if visibility == "public":
-        return principal.may(permission)
-    if visibility == "private":
-        return obj.created_by == principal.name and principal.may(permission)
-    return principal.may(permission, obj.team_id)
+        seen = principal.may(permission)
+    elif visibility == "private":
+        seen = obj.created_by == principal.name and principal.may(permission)
+    else:
+        seen = principal.may(permission, obj.team_id)
+    if not seen:
+        hidden = _HIDDEN.get()
+        if hidden is not None:
+            hidden.append(permission)
+    return seen
+
+
+_HIDDEN: ContextVar[list[str] | None] = ContextVar("goosuke_hidden_objects", default=None)
+
+
+@contextmanager
+def watching_hidden() -> Iterator[list[str]]:
+    """Collect, for one call, the permissions of the objects ``can_see`` kept from the caller.
+
+    The registry uses it to audit a "not found" that was really a hidden object as a denial,
+    whichever domain raised it.
+    """
+    seen: list[str] = []
+    token = _HIDDEN.set(seen)
+    try:
+        yield seen
+    finally:
+        _HIDDEN.reset(token)
 
 
 def can_change(principal: Principal, permission: str, obj: Owned) -> bool:
