@@ -22,6 +22,6 @@ async def execution_resource(call: Call, id: str) -> ExecutionResource:
     """An execution: state, timings, output, usage, error and the tail of its log."""
     engine = call.app.services.get(Engine)
     info = await engine.get(id)
-    await history.require_visible(call.app.db, call.principal, info.id, info.trigger.kind, info.trigger.actor)
+    await history.require_visible(call.app.db, call.principal, info)
     lines, _ = await engine.logs(id, tail=TAIL)
     return ExecutionResource(**info.model_dump(), log_tail=lines)

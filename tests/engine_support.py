@@ -161,6 +161,7 @@ def execution_row(template: str, **fields: Any) -> Execution:
         "queued_at": now,
         "started_at": now,
         "finished_at": now,
+        "visibility": "private",  # as the engine writes a run (the Owned default is "team")
     }
     return Execution(**{**values, **fields})
 

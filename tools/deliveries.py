@@ -6,6 +6,7 @@ destination reaches the network, so only admins create, change or delete one (li
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -15,9 +16,11 @@ from hub.clock import UtcDatetime, aware
 from hub.db.models import Delivery, DeliveryDestination
 from hub.deliveries import Deliveries, store
 from hub.deliveries.model import DestinationKind, DiscordTarget, HttpTarget, Routing, check_name
-from hub.errors import InvalidArguments, PermissionDenied
+from hub.errors import InvalidArguments, NotFound, PermissionDenied
 from hub.paging import Offset
 from hub.plugin import Arguments, NoArguments
+from hub.teams.policy import Visibility
+from hub.triggers.ownership import placement, team_names
 
 plugin = Plugin("deliveries")
 
@@ -33,9 +36,11 @@ class DestinationView(BaseModel):
     created_by: str
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    team: str | None = Field(default=None, description="The owning team.")
+    visibility: Visibility = "team"
 
     @classmethod
-    def of(cls, row: DeliveryDestination) -> DestinationView:
+    def of(cls, row: DeliveryDestination, teams: Mapping[str, str] | None = None) -> DestinationView:
         kind: Any = row.kind
         return cls(
             name=row.name,
@@ -46,20 +51,30 @@ class DestinationView(BaseModel):
             created_by=row.created_by,
             created_at=aware(row.created_at),
             updated_at=aware(row.updated_at),
+            team=(teams or {}).get(row.team_id, row.team_id) if row.team_id else None,
+            visibility=row.visibility or "team",  # type: ignore[arg-type]  # a str column; pydantic checks it
         )
 
 
-class DestinationCreate(Arguments):
+class DestinationFields(Arguments):
     name: str = NAME
     discord: DiscordTarget | None = Field(default=None, description="Post results into a Discord channel or thread.")
     http: HttpTarget | None = Field(default=None, description="POST results to a URL, HMAC-signed (admins only).")
+
+
+class DestinationCreate(DestinationFields):
     description: str = Field(default="", max_length=500)
+    team: str | None = Field(default=None, min_length=1, max_length=64, description="The owning team; default: yours.")
+    visibility: Visibility = Field(
+        default="team", description="Who may see and name it: private (you), team or public (only its team changes it)."
+    )
 
 
-class DestinationUpdate(DestinationCreate):
+class DestinationUpdate(DestinationFields):
     """Give the new ``discord`` or ``http`` settings in full; a description alone keeps them."""
 
-    description: str | None = Field(default=None, max_length=500)  # type: ignore[assignment]  # None: unchanged
+    description: str | None = Field(default=None, max_length=500)
+    visibility: Visibility | None = Field(default=None, description="private, team or public.")
 
 
 class DestinationName(Arguments):
@@ -123,14 +138,19 @@ class DeliveryList(BaseModel):
 
 
 async def checked_routes(call: Call, args: Routing) -> list[dict[str, str]] | None:
-    """The routes a trigger's arguments name, each destination checked to exist (None: not given)."""
+    """The routes a trigger's arguments name, each destination checked to exist and be visible to the caller
+    (None: not given)."""
     routes = args.routes()
     if routes:
-        await call.app.services.get(Deliveries).check_routes(routes)
+        await call.app.services.get(Deliveries).check_routes(routes, call.principal)
     return routes
 
 
-def _target(args: DestinationCreate) -> tuple[DestinationKind, dict[str, Any]] | None:
+async def _view(call: Call, row: DeliveryDestination) -> DestinationView:
+    return DestinationView.of(row, await team_names(call.app.db, [row.team_id]))
+
+
+def _target(args: DestinationFields) -> tuple[DestinationKind, dict[str, Any]] | None:
     if args.discord is not None and args.http is not None:
         raise InvalidArguments(
             "Give either `discord` or `http`, not both: one destination is one place.",
@@ -164,28 +184,38 @@ async def destination_create(call: Call, args: DestinationCreate) -> Destination
         )
     kind, config = target
     _require_admin_for_http(call, kind)
+    team_id, visibility = await placement(call.app.db, call.principal, store.MANAGE, args.team, args.visibility, "team")
     row = await store.create_destination(
-        call.app.db, name=args.name, kind=kind, config=config, description=args.description, actor=call.principal.name
+        call.app.db,
+        name=args.name,
+        kind=kind,
+        config=config,
+        description=args.description,
+        actor=call.principal.name,
+        team_id=team_id,
+        visibility=visibility,
     )
-    return DestinationView.of(row)
+    return await _view(call, row)
 
 
 @plugin.tool(read_only=True, permission="deliveries.read")
 async def destination_list(call: Call, args: NoArguments) -> DestinationList:
     """List the destinations results can go to (names for deliver_to and announce_failures_to)."""
-    return DestinationList(destinations=[DestinationView.of(r) for r in await store.destinations(call.app.db)])
+    rows = await store.destinations(call.app.db, call.principal)
+    teams = await team_names(call.app.db, (r.team_id for r in rows))
+    return DestinationList(destinations=[DestinationView.of(r, teams) for r in rows])
 
 
 @plugin.tool(read_only=True, permission="deliveries.read")
 async def destination_get(call: Call, args: DestinationName) -> DestinationView:
     """One destination: its kind, its Discord channel or its URL and secret name."""
-    return DestinationView.of(await store.get_destination(call.app.db, args.name))
+    return await _view(call, await store.get_destination(call.app.db, args.name, call.principal))
 
 
 @plugin.tool(permission="deliveries.manage")
 async def destination_update(call: Call, args: DestinationUpdate) -> DestinationView:
     """Change a destination: new `discord` or `http` settings (in full), or its description."""
-    row = await store.get_destination(call.app.db, args.name)
+    row = await store.get_destination(call.app.db, args.name, call.principal, change=True)
     _require_admin_for_http(call, row.kind)
     changes: dict[str, Any] = {}
     target = _target(args)
@@ -194,15 +224,17 @@ async def destination_update(call: Call, args: DestinationUpdate) -> Destination
         changes.update(kind=target[0], config=target[1])
     if args.description is not None:
         changes["description"] = args.description
-    return DestinationView.of(await store.save_destination(call.app.db, args.name, **changes))
+    if args.visibility is not None:
+        changes["visibility"] = args.visibility
+    return await _view(call, await store.save_destination(call.app.db, args.name, **changes))
 
 
 @plugin.tool(permission="deliveries.manage", destructive=True)
 async def destination_delete(call: Call, args: DestinationName) -> DestinationView:
     """Delete a destination; routes naming it fail their deliveries (recorded) until changed."""
-    row = await store.get_destination(call.app.db, args.name)
+    row = await store.get_destination(call.app.db, args.name, call.principal, change=True)
     _require_admin_for_http(call, row.kind)
-    return DestinationView.of(await store.delete_destination(call.app.db, args.name))
+    return await _view(call, await store.delete_destination(call.app.db, args.name))
 
 
 @plugin.tool(read_only=True, permission="deliveries.read")
@@ -215,18 +247,31 @@ async def delivery_list(call: Call, args: DeliveryQuery) -> DeliveryList:
         status=args.status,
         limit=args.limit,
         offset=args.offset,
+        principal=call.principal,
     )
     return DeliveryList(deliveries=[DeliveryView.of(r) for r in rows])
+
+
+async def _delivery(call: Call, delivery_id: str, *, change: bool = False) -> Delivery:
+    """The delivery, if the caller may see its destination (NotFound as if absent otherwise)."""
+    row = await store.get(call.app.db, delivery_id)
+    if not call.principal.sees_everything:
+        try:
+            await store.get_destination(call.app.db, row.destination, call.principal, change=change)
+        except NotFound:
+            raise NotFound(f"No delivery with id {delivery_id!r}. List them with delivery_list.") from None
+    return row
 
 
 @plugin.tool(read_only=True, permission="deliveries.read")
 async def delivery_get(call: Call, args: DeliveryId) -> DeliveryView:
     """One delivery with its attempts (status codes and errors)."""
-    return DeliveryView.of(await store.get(call.app.db, args.id))
+    return DeliveryView.of(await _delivery(call, args.id))
 
 
 @plugin.tool(permission="deliveries.manage")
 async def delivery_retry(call: Call, args: DeliveryId) -> DeliveryView:
     """Send a failed delivery again: a new round of attempts, recorded after the earlier ones."""
+    await _delivery(call, args.id, change=True)
     row = await call.app.services.get(Deliveries).retry(args.id, call.principal.name)
     return DeliveryView.of(row)

@@ -7,6 +7,7 @@ meeting-summary; it is created when the bot first starts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -19,7 +20,7 @@ from hub.discord.runs import recent_runs
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments
 from hub.plugin import Arguments
-from tools.actions import actions_of
+from tools.actions import Owned, Owning, Reowning, actions_of, names_of, ownership, placed, revisibility
 
 plugin = Plugin("discord-reactions")
 
@@ -42,7 +43,7 @@ EventField = Literal[
 MAPPING_HELP = "Template parameter -> event field: " + "; ".join(f"{k}: {v}" for k, v in EVENT_FIELDS.items()) + "."
 
 
-class BindingView(BaseModel):
+class BindingView(Owned):
     name: str
     emojis: list[str]
     template: str
@@ -55,7 +56,7 @@ class BindingView(BaseModel):
     created_by: str
 
     @classmethod
-    def of(cls, row: Action) -> BindingView:
+    def of(cls, row: Action, teams: Mapping[str, str] | None = None) -> BindingView:
         config = row.config
         emojis = [f"<:{e['name']}:{e['id']}>" if e.get("id") else e["name"] for e in config.get("emojis") or []]
         return cls(
@@ -69,10 +70,11 @@ class BindingView(BaseModel):
             enabled=row.enabled,
             last_fired_at=row.last_fired_at,
             created_by=row.created_by,
+            **ownership(row, teams or {}),
         )
 
 
-class BindingCreate(Arguments):
+class BindingCreate(Owning):
     name: str = Field(min_length=1, max_length=64, description="Unique action name: lowercase, digits, - and _.")
     emojis: list[str] = Field(
         min_length=1, max_length=10, description="Unicode emoji (✏️ matches with or without U+FE0F) or <:name:id>."
@@ -85,7 +87,7 @@ class BindingCreate(Arguments):
     enabled: bool = True
 
 
-class BindingUpdate(Arguments):
+class BindingUpdate(Reowning):
     name: str = Field(min_length=1, max_length=64)
     emojis: list[str] | None = Field(default=None, min_length=1, max_length=10)
     template: str | None = Field(default=None, max_length=64)
@@ -150,7 +152,9 @@ def _emojis(values: list[str]) -> list[Emoji]:
 async def discord_reaction_create(call: Call, args: BindingCreate) -> BindingView:
     """Bind emoji to a template: reacting with one of them on a message (in the guild/channel scope) runs
     the template once per message, with parameters mapped from the event (e.g. transcript <- history),
-    and posts the output as a reply. Required template parameters must be mapped or fixed now."""
+    and posts the output as a reply. Required template parameters must be mapped or fixed now. Its runs
+    belong to the binding's team."""
+    owner = await placed(call, args, args.template)
     row = await actions_of(call.app).create(
         name=args.name,
         kind="reaction",
@@ -160,22 +164,24 @@ async def discord_reaction_create(call: Call, args: BindingCreate) -> BindingVie
         config=reaction_config(_emojis(args.emojis), args.guild_id, args.channel_id),
         enabled=args.enabled,
         actor=call.principal.name,
+        **owner,
     )
-    return BindingView.of(row)
+    return BindingView.of(row, await names_of(call.app, [row]))
 
 
 @plugin.tool(read_only=True, permission="triggers.read")
 async def discord_reaction_list(call: Call, args: BindingFilter) -> BindingList:
     """List reaction bindings: emoji, scope, template, parameter mapping."""
-    rows = await actions_of(call.app).matching("reaction", args.enabled)
-    return BindingList(bindings=[BindingView.of(r) for r in rows])
+    rows = await actions_of(call.app).matching("reaction", args.enabled, call.principal)
+    teams = await names_of(call.app, rows)
+    return BindingList(bindings=[BindingView.of(r, teams) for r in rows])
 
 
 @plugin.tool(permission="triggers.manage")
 async def discord_reaction_update(call: Call, args: BindingUpdate) -> BindingView:
     """Change a reaction binding; only the fields given change (the scope fields replace both ids)."""
     service = actions_of(call.app)
-    row = await service.get(args.name, "reaction")
+    row = await service.get(args.name, "reaction", call.principal, change=True)
     config = row.config
     emojis = _emojis(args.emojis) if args.emojis is not None else [Emoji.parse(e) for e in BindingView.of(row).emojis]
     scoped = "guild_id" in args.model_fields_set or "channel_id" in args.model_fields_set
@@ -184,29 +190,35 @@ async def discord_reaction_update(call: Call, args: BindingUpdate) -> BindingVie
     template = args.template or row.template
     mapping = dict(args.mapping) if args.mapping is not None else row.mapping
     params = args.params if args.params is not None else row.params
-    await service.check_template(template, params, set(mapping))
+    await service.check_template(template, params, set(mapping), team_id=row.team_id, principal=call.principal)
+    new_config = reaction_config(emojis, guild, channel)
+    if config.get("run_visibility"):
+        new_config["run_visibility"] = config["run_visibility"]
     changes: dict[str, Any] = {
         "template": template,
         "mapping": mapping,
         "params": params,
-        "config": reaction_config(emojis, guild, channel),
+        "config": new_config,
+        **revisibility(args, new_config),
     }
     if args.enabled is not None:
         changes["enabled"] = args.enabled
-    return BindingView.of(await service.save(row, **changes))
+    saved = await service.save(row, **changes)
+    return BindingView.of(saved, await names_of(call.app, [saved]))
 
 
 @plugin.tool(permission="triggers.manage", destructive=True)
 async def discord_reaction_delete(call: Call, args: BindingName) -> BindingView:
     """Delete a reaction binding and its history (executions it started stay)."""
-    return BindingView.of(await actions_of(call.app).delete(args.name, "reaction"))
+    row = await actions_of(call.app).delete(args.name, "reaction", call.principal)
+    return BindingView.of(row, await names_of(call.app, [row]))
 
 
 @plugin.tool(read_only=True, permission="triggers.read")
 async def discord_reaction_runs(call: Call, args: RunQuery) -> RunList:
     """Recent reaction runs, newest first: who reacted where, the execution, and what was posted or why not."""
     channel = int(args.channel_id) if args.channel_id else None
-    rows = await recent_runs(call.app.db, args.name, channel, args.status, args.limit)
+    rows = await recent_runs(call.app.db, args.name, channel, args.status, args.limit, call.principal)
     return RunList(
         runs=[
             RunView(

@@ -15,9 +15,11 @@ from hub import Call, Plugin
 from hub.clock import UtcDatetime
 from hub.db.models import DiscordScope
 from hub.discord import EffectiveConfig, ScopeConfig
+from hub.discord.scopes import ScopeKind, sees
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments, NotFound
 from hub.plugin import Arguments, NoArguments
+from hub.triggers.ownership import default_team, placement, team_names
 from tools.discord import discord_of
 
 plugin = Plugin("discord-settings")
@@ -53,6 +55,12 @@ class ScopeRef(Arguments):
 
 class SettingsUpdate(ScopeRef, ScopeConfig):
     unset: list[SettingName] = Field(default_factory=list, description="Settings to forget (they inherit again).")
+    team: str | None = Field(
+        default=None, min_length=1, max_length=64, description="The team that owns new settings here; default: yours."
+    )
+    visibility: Literal["team", "public"] | None = Field(
+        default=None, description="Who may read them: team (default) or public; only the owning team changes them."
+    )
 
 
 class ScopeView(BaseModel):
@@ -63,9 +71,11 @@ class ScopeView(BaseModel):
     settings: ScopeConfig = Field(description="What is set here (unset fields inherit).")
     updated_at: UtcDatetime
     updated_by: str
+    team: str | None = Field(default=None, description="The owning team: who may change these settings.")
+    visibility: Literal["team", "public"] = "team"
 
     @classmethod
-    def of(cls, row: DiscordScope) -> ScopeView:
+    def of(cls, row: DiscordScope, teams: dict[str, str] | None = None) -> ScopeView:
         return cls(
             kind=row.kind,  # type: ignore[arg-type]  # a str column; pydantic checks the Literal
             id=str(row.discord_id),
@@ -74,6 +84,8 @@ class ScopeView(BaseModel):
             settings=ScopeConfig.model_validate(row.config or {}),
             updated_at=row.updated_at,
             updated_by=row.updated_by,
+            team=(teams or {}).get(row.team_id, row.team_id) if row.team_id else None,
+            visibility="public" if row.visibility == "public" else "team",
         )
 
 
@@ -119,9 +131,31 @@ async def discord_settings_get(call: Call, args: ScopeRef) -> SettingsView:
     scopes = discord_of(call.app).scopes
     guild, parent = await _guild_and_parent(call, args)
     row = await scopes.get(args.kind, args.discord_id)
+    if row is not None and not sees(call.principal, row):
+        row = None  # another team's settings: what applies here shows, not whose they are
     channel = args.discord_id if args.kind == "channel" else None
     effective = await scopes.effective(guild, channel, parent)
-    return SettingsView(scope=ScopeView.of(row) if row else None, effective=effective)
+    view = ScopeView.of(row, await team_names(call.app.db, [row.team_id])) if row else None
+    return SettingsView(scope=view, effective=effective)
+
+
+async def _new_team(call: Call, kind: ScopeKind, discord_id: int, team: str | None, permission: str) -> str | None:
+    """The team a scope row goes to if it is new (checked: ``permission`` there); None when it exists
+    (then ``team`` must be its team: settings move with team_transfer)."""
+    current = await discord_of(call.app).scopes.get(kind, discord_id)
+    if current is None:
+        if team is None:
+            return default_team(call.principal, permission)
+        team_id, _ = await placement(call.app.db, call.principal, permission, team, None, "team")
+        return team_id
+    if team is not None:
+        names = await team_names(call.app.db, [current.team_id])
+        if team not in (current.team_id, names.get(current.team_id or "")):
+            raise InvalidArguments(
+                f"The settings of {kind} {discord_id} belong to another team already; move them with team_transfer.",
+                errors=[{"field": "team", "message": "already owned by another team", "type": "conflict"}],
+            )
+    return None
 
 
 @plugin.tool(permission="chat.settings")
@@ -136,6 +170,7 @@ async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView
                 "post_to=channel needs post_channel_id: the channel results go to.",
                 errors=[{"field": "post_channel_id", "message": "required with post_to=channel", "type": "missing"}],
             )
+    team_id = await _new_team(call, args.kind, args.discord_id, args.team, "chat.settings")
     guild, _ = await _guild_and_parent(call, args)
     await discord_of(call.app).scopes.update(
         args.kind,
@@ -144,6 +179,9 @@ async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView
         config=changes,
         unset=list(args.unset),
         guild_id=guild if args.kind == "channel" else None,
+        principal=call.principal,
+        team_id=team_id,
+        visibility=args.visibility,
     )
     return await discord_settings_get(call, ScopeRef(guild_id=args.guild_id, channel_id=args.channel_id))
 
@@ -151,14 +189,16 @@ async def discord_settings_set(call: Call, args: SettingsUpdate) -> SettingsView
 @plugin.tool(read_only=True, permission="chat.read")
 async def discord_settings_list(call: Call, args: NoArguments) -> ScopeList:
     """Every guild and channel with Discord settings or an allow-list entry."""
-    return ScopeList(scopes=[ScopeView.of(r) for r in await discord_of(call.app).scopes.entries()])
+    rows = [r for r in await discord_of(call.app).scopes.entries() if sees(call.principal, r)]
+    teams = await team_names(call.app.db, (r.team_id for r in rows))
+    return ScopeList(scopes=[ScopeView.of(r, teams) for r in rows])
 
 
 @plugin.tool(permission="chat.settings")
 async def discord_settings_reset(call: Call, args: ScopeRef) -> SettingsView:
     """Forget every setting of a guild or channel (it inherits again); its allow-list entry stays."""
     scopes = discord_of(call.app).scopes
-    if await scopes.reset(args.kind, args.discord_id, call.principal.name) is None:
+    if await scopes.reset(args.kind, args.discord_id, call.principal.name, call.principal) is None:
         raise NotFound(f"No settings are stored for {args.kind} {args.discord_id}; see discord_settings_list.")
     return await discord_settings_get(call, args)
 
@@ -184,6 +224,7 @@ async def discord_allowlist_get(call: Call, args: NoArguments) -> Allowlist:
 async def discord_allowlist_add(call: Call, args: ScopeRef) -> Allowlist:
     """Allow the hub to touch a guild (all its channels) or one channel (and its threads). Once the list
     has an entry, everything not on it is refused."""
+    team_id = await _new_team(call, args.kind, args.discord_id, None, "chat.manage")
     guild, _ = await _guild_and_parent(call, args)
     await discord_of(call.app).scopes.update(
         args.kind,
@@ -191,6 +232,9 @@ async def discord_allowlist_add(call: Call, args: ScopeRef) -> Allowlist:
         actor=call.principal.name,
         allowed=True,
         guild_id=guild if args.kind == "channel" else None,
+        principal=call.principal,
+        permission="chat.manage",
+        team_id=team_id,
     )
     return await _allowlist(call)
 
@@ -209,7 +253,14 @@ async def discord_allowlist_remove(call: Call, args: ScopeRef) -> Allowlist:
     row = await scopes.get(args.kind, args.discord_id)
     if row is None or not row.allowed:
         raise NotFound(f"{args.kind} {args.discord_id} is not on the allow-list; see discord_allowlist_get.")
-    await scopes.update(args.kind, args.discord_id, actor=call.principal.name, allowed=False)
+    await scopes.update(
+        args.kind,
+        args.discord_id,
+        actor=call.principal.name,
+        allowed=False,
+        principal=call.principal,
+        permission="chat.manage",
+    )
     return await _allowlist(call)
 
 

@@ -20,8 +20,10 @@ from hub.deliveries import Deliveries
 from hub.deliveries.model import Routing
 from hub.engine import Engine, ExecutionInfo, LogLine, RunPreview, Status, TriggerKind, history, trigger_of
 from hub.engine.history import ExecutionQuery
+from hub.engine.records import Ownership, RunVisibility
 from hub.paging import Offset
 from hub.plugin import Arguments
+from hub.templates import access as template_access
 from hub.templates.definition import NAME_PATTERN
 
 plugin = Plugin("executions")
@@ -38,6 +40,10 @@ class TemplateRun(Routing):
     )
     idempotency_key: str | None = Field(
         default=None, max_length=200, description="Run at most once per key: repeating it returns the same execution."
+    )
+    visibility: RunVisibility = Field(
+        default="private",
+        description="Who sees the run: private (you), team (who reads executions in the template's team) or public.",
     )
 
 
@@ -96,10 +102,11 @@ def engine_of(call: Call) -> Engine:
     return call.app.services.get(Engine)
 
 
-async def visible(call: Call, execution_id: str) -> ExecutionInfo:
-    """The execution, if the caller may see it (see :mod:`hub.engine.history`); else NotFound, as if absent."""
+async def visible(call: Call, execution_id: str, change: str | None = None) -> ExecutionInfo:
+    """The execution, if the caller may see it (see :mod:`hub.engine.history`); else NotFound, as if absent.
+    ``change`` (a permission) also asks that it may act on it (PermissionDenied otherwise)."""
     info = await engine_of(call).get(execution_id)
-    await history.require_visible(call.app.db, call.principal, info.id, info.trigger.kind, info.trigger.actor)
+    await history.require_visible(call.app.db, call.principal, info, change)
     return info
 
 
@@ -131,20 +138,28 @@ async def template_run(call: Call, args: TemplateRun) -> ExecutionInfo:
         existing = await engine.by_idempotency_key(args.idempotency_key)
         if existing is not None:
             try:
-                await history.require_visible(
-                    call.app.db, call.principal, existing.id, existing.trigger.kind, existing.trigger.actor
-                )
+                await history.require_visible(call.app.db, call.principal, existing)
             except NotFound:
                 raise Conflict(
                     "This idempotency_key is taken by a run you cannot see; choose another key.",
                     errors=[{"field": "idempotency_key", "message": "already used", "type": "conflict"}],
                 ) from None
             return await follow(call, engine, existing, args.wait) if args.wait else existing
+    async with call.app.db.session() as session:  # templates.run where the template is visible, on a usable runner
+        await template_access.require_runnable(session, call.principal, args.name)
     preview = await engine.prepare(args.name, args.params)
     routes = args.routes() or []
     if routes:
-        await call.app.services.get(Deliveries).check_routes(routes)
-    return await start(call, engine, preview, wait=args.wait, idempotency_key=args.idempotency_key, routes=routes)
+        await call.app.services.get(Deliveries).check_routes(routes, call.principal)
+    return await start(
+        call,
+        engine,
+        preview,
+        wait=args.wait,
+        idempotency_key=args.idempotency_key,
+        routes=routes,
+        visibility=args.visibility,
+    )
 
 
 async def start(
@@ -156,13 +171,20 @@ async def start(
     idempotency_key: str | None = None,
     retry_of: str | None = None,
     routes: list[dict[str, str]] | None = None,
+    visibility: str = "private",
 ) -> ExecutionInfo:
-    """Bind a caller-bound agent to this call, queue the run, and follow it for ``wait`` seconds."""
+    """Bind a caller-bound agent to this call, queue the run, and follow it for ``wait`` seconds.
+    The run belongs to the template's team, is the caller's, and is ``visibility``."""
     attachment = await engine.bind(call, preview)
     if isinstance(attachment, InputRequiredResult):  # the client answers (2026 protocol), then calls again
         return attachment  # type: ignore[return-value]  # hub.server passes an InputRequiredResult through
     info = await engine.submit_preview(
-        preview, trigger=trigger_of(call), idempotency_key=idempotency_key, attachment=attachment, retry_of=retry_of
+        preview,
+        trigger=trigger_of(call),
+        idempotency_key=idempotency_key,
+        attachment=attachment,
+        retry_of=retry_of,
+        owner=Ownership(created_by=call.principal.name, visibility=visibility),
     )
     if routes:
         await call.app.services.get(Deliveries).route(info.id, routes)
@@ -224,7 +246,7 @@ async def execution_logs(call: Call, args: ExecutionLogsArgs) -> ExecutionLogs:
 async def execution_cancel(call: Call, args: ExecutionId) -> ExecutionInfo:
     """Cancel a queued or running execution; a running agent's processes are stopped (SIGTERM, then SIGKILL).
     Cancelling a finished execution is an error: use execution_retry to run it again."""
-    await visible(call, args.id)
+    await visible(call, args.id, change="executions.cancel")
     return await engine_of(call).cancel(args.id, actor=call.principal.name)
 
 
@@ -237,4 +259,4 @@ async def execution_retry(call: Call, args: ExecutionId) -> ExecutionInfo:
     if not old.final:
         raise Conflict(f"Execution {old.id} is still {old.status}; wait for it to finish or cancel it first.")
     preview = await engine.prepare(old.template, old.params)
-    return await start(call, engine, preview, wait=0, retry_of=old.id)
+    return await start(call, engine, preview, wait=0, retry_of=old.id, visibility=old.visibility)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from hub.errors import ToolError
 from hub.paging import Offset
 from hub.plugin import Arguments
 from hub.triggers.cron import parse, require_fires
-from tools.actions import FiringView, actions_of
+from tools.actions import FiringView, Owned, Owning, Reowning, actions_of, names_of, ownership, placed, revisibility
 from tools.deliveries import checked_routes
 
 plugin = Plugin("schedules")
@@ -25,7 +26,7 @@ MissedPolicy = Literal["skip", "run_once"]
 ConcurrencyPolicy = Literal["skip", "queue"]
 
 
-class ScheduleView(BaseModel):
+class ScheduleView(Owned):
     name: str
     template: str
     cron: str
@@ -40,7 +41,7 @@ class ScheduleView(BaseModel):
     routes: list[Route] = Field(default_factory=list, description="Where each run's result goes (deliver_to).")
 
 
-def view(row: Any) -> ScheduleView:
+def view(row: Any, teams: Mapping[str, str] | None = None) -> ScheduleView:
     schedule = parse(row.config["cron"], row.config.get("timezone", "UTC"))
     return ScheduleView(
         name=row.name,
@@ -55,10 +56,11 @@ def view(row: Any) -> ScheduleView:
         last_fired_at=row.last_fired_at,
         created_by=row.created_by,
         routes=row.config.get("routes", []),
+        **ownership(row, teams or {}),
     )
 
 
-class ScheduleCreate(Routing):
+class ScheduleCreate(Routing, Owning):
     name: str = Field(min_length=1, max_length=64, description="Unique action name: lowercase, digits, - and _.")
     template: str = Field(min_length=1, max_length=64)
     cron: str = Field(min_length=1, max_length=200, description="5 fields, 6 with seconds first, or @daily...")
@@ -71,7 +73,7 @@ class ScheduleCreate(Routing):
     )
 
 
-class ScheduleUpdate(Routing):
+class ScheduleUpdate(Routing, Reowning):
     name: str = Field(min_length=1, max_length=64)
     template: str | None = Field(default=None, max_length=64)
     cron: str | None = Field(default=None, max_length=200)
@@ -112,6 +114,7 @@ async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
     now = datetime.now(UTC)
     upcoming = schedule.next_fires(now, 1)
     routes = await checked_routes(call, args)
+    owner = await placed(call, args, args.template)
     row = await actions_of(call.app).create(
         name=args.name,
         kind="schedule",
@@ -128,8 +131,9 @@ async def schedule_create(call: Call, args: ScheduleCreate) -> ScheduleView:
         enabled=args.enabled,
         actor=call.principal.name,
         next_fire_at=upcoming[0] if upcoming else None,
+        **owner,
     )
-    return view(row)
+    return view(row, await names_of(call.app, [row]))
 
 
 class ScheduleFilter(Arguments):
@@ -139,21 +143,23 @@ class ScheduleFilter(Arguments):
 @plugin.tool(read_only=True, permission="triggers.read")
 async def schedule_list(call: Call, args: ScheduleFilter) -> ScheduleList:
     """List schedules with their cron line, time zone and next fire times."""
-    rows = await actions_of(call.app).matching("schedule", args.enabled)
-    return ScheduleList(schedules=[view(row) for row in rows])
+    rows = await actions_of(call.app).matching("schedule", args.enabled, call.principal)
+    teams = await names_of(call.app, rows)
+    return ScheduleList(schedules=[view(row, teams) for row in rows])
 
 
 @plugin.tool(read_only=True, permission="triggers.read")
 async def schedule_get(call: Call, args: ScheduleName) -> ScheduleView:
     """One schedule with its next five fire times."""
-    return view(await actions_of(call.app).get(args.name, "schedule"))
+    row = await actions_of(call.app).get(args.name, "schedule", call.principal)
+    return view(row, await names_of(call.app, [row]))
 
 
 @plugin.tool(permission="triggers.manage")
 async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
     """Change a schedule; only the fields given change. The new combination is checked like at creation."""
     service = actions_of(call.app)
-    row = await service.get(args.name, "schedule")
+    row = await service.get(args.name, "schedule", call.principal, change=True)
     config = dict(row.config)
     for key in ("cron", "timezone", "missed", "concurrency"):
         value = getattr(args, key)
@@ -166,9 +172,10 @@ async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
         config["routes"] = routes
     template = args.template or row.template
     params = row.params if args.params is None else args.params
-    await service.check_template(template, params, set())
+    await service.check_template(template, params, set(), team_id=row.team_id, principal=call.principal)
     upcoming = schedule.next_fires(datetime.now(UTC), 1)
     changes: dict[str, Any] = {
+        **revisibility(args, config),
         "config": config,
         "template": template,
         "params": params,
@@ -176,21 +183,22 @@ async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
     }
     if args.enabled is not None and args.enabled != row.enabled:
         await service.set_enabled(row.name, args.enabled, next_fire_at=changes["next_fire_at"])
-    return view(await service.save(row, **changes))
+    saved = await service.save(row, **changes)
+    return view(saved, await names_of(call.app, [saved]))
 
 
 @plugin.tool(permission="triggers.manage", destructive=True)
 async def schedule_delete(call: Call, args: ScheduleName) -> ScheduleView:
     """Delete a schedule and its firing history (executions it started stay)."""
-    row = await actions_of(call.app).delete(args.name, "schedule")
-    return view(row)
+    row = await actions_of(call.app).delete(args.name, "schedule", call.principal)
+    return view(row, await names_of(call.app, [row]))
 
 
 @plugin.tool(permission="triggers.manage")
 async def schedule_run_now(call: Call, args: ScheduleName) -> RunNow:
     """Run a schedule's template now, outside its cron line; recorded in its history like any firing."""
     service = actions_of(call.app)
-    row = await service.get(args.name, "schedule")
+    row = await service.get(args.name, "schedule", call.principal, change=True)
     trigger = Trigger(
         kind="schedule",
         actor=call.principal.name,
@@ -207,6 +215,6 @@ async def schedule_run_now(call: Call, args: ScheduleName) -> RunNow:
 async def schedule_history(call: Call, args: HistoryQuery) -> History:
     """Firings of a schedule, newest first: queued (with the execution id), skipped or missed."""
     service = actions_of(call.app)
-    row = await service.get(args.name, "schedule")
+    row = await service.get(args.name, "schedule", call.principal)
     rows = await service.firings(row, limit=args.limit, offset=args.offset)
     return History(firings=[FiringView.of(firing, name) for firing, name in rows])

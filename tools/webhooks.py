@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -15,7 +16,7 @@ from hub.deliveries.model import Route, Routing
 from hub.paging import Offset
 from hub.plugin import Arguments
 from hub.triggers.webhooks import Webhooks, check_pointers, check_rate, new_secret
-from tools.actions import FiringView, actions_of
+from tools.actions import FiringView, Owned, Owning, Reowning, actions_of, names_of, ownership, placed, revisibility
 from tools.deliveries import checked_routes
 
 plugin = Plugin("webhooks")
@@ -38,7 +39,7 @@ class Idempotency(Arguments):
     pointer: str | None = Field(default=None, max_length=200, description="JSON pointer to a payload field.")
 
 
-class WebhookCreate(Routing):
+class WebhookCreate(Routing, Owning):
     name: str = Field(min_length=1, max_length=64, description="Also the URL slug: /hooks/{name}.")
     template: str = Field(min_length=1, max_length=64)
     auth: AuthMode = Field(
@@ -61,7 +62,7 @@ class WebhookCreate(Routing):
     enabled: bool = True
 
 
-class WebhookView(BaseModel):
+class WebhookView(Owned):
     name: str
     url: str
     template: str
@@ -81,7 +82,7 @@ class WebhookCreated(BaseModel):
     secret: str = Field(description="The signing secret or token. Shown only now: configure the sender with it.")
 
 
-class WebhookUpdate(Routing):
+class WebhookUpdate(Routing, Reowning):
     name: str = Field(min_length=1, max_length=64)
     template: str | None = Field(default=None, max_length=64)
     auth: AuthMode | None = None
@@ -114,7 +115,7 @@ class Deliveries(BaseModel):
     deliveries: list[FiringView]
 
 
-def view(row: Any, app: AppContext) -> WebhookView:
+def view(row: Any, app: AppContext, teams: Mapping[str, str] | None = None) -> WebhookView:
     config = row.config
     idem = config.get("idempotency")
     return WebhookView(
@@ -130,6 +131,7 @@ def view(row: Any, app: AppContext) -> WebhookView:
         last_fired_at=row.last_fired_at,
         created_by=row.created_by,
         routes=config.get("routes", []),
+        **ownership(row, teams or {}),
     )
 
 
@@ -153,6 +155,7 @@ async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
     config = _config(args.auth, args.idempotency, args.rate_limit)
     if routes := await checked_routes(call, args):
         config["routes"] = routes
+    owner = await placed(call, args, args.template)
     row = await actions_of(call.app).create(
         name=args.name,
         kind="webhook",
@@ -162,6 +165,7 @@ async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
         config=config,
         enabled=args.enabled,
         actor=call.principal.name,
+        **owner,
     )
     secret = new_secret()
     try:
@@ -169,26 +173,27 @@ async def webhook_create(call: Call, args: WebhookCreate) -> WebhookCreated:
     except Exception:
         await actions_of(call.app).delete(row.name, "webhook")  # no hook without a secret
         raise
-    return WebhookCreated(webhook=view(row, call.app), secret=secret)
+    return WebhookCreated(webhook=view(row, call.app, await names_of(call.app, [row])), secret=secret)
 
 
 @plugin.tool(read_only=True, permission="triggers.read")
 async def webhook_list(call: Call, args: WebhookFilter) -> WebhookList:
     """List webhooks with their URLs, templates and mappings (never their secrets)."""
-    rows = await actions_of(call.app).matching("webhook", args.enabled)
-    return WebhookList(webhooks=[view(r, call.app) for r in rows])
+    rows = await actions_of(call.app).matching("webhook", args.enabled, call.principal)
+    teams = await names_of(call.app, rows)
+    return WebhookList(webhooks=[view(r, call.app, teams) for r in rows])
 
 
 @plugin.tool(permission="triggers.manage")
 async def webhook_update(call: Call, args: WebhookUpdate) -> WebhookView:
     """Change a webhook; only the fields given change. The secret stays (rotate it with webhook_rotate_secret)."""
     service = actions_of(call.app)
-    row = await service.get(args.name, "webhook")
+    row = await service.get(args.name, "webhook", call.principal, change=True)
     mapping = row.mapping if args.mapping is None else args.mapping
     params = row.params if args.params is None else args.params
     template = args.template or row.template
     check_pointers(mapping)
-    await service.check_template(template, params, set(mapping))
+    await service.check_template(template, params, set(mapping), team_id=row.team_id, principal=call.principal)
     current = row.config
     idem = (
         args.idempotency
@@ -203,33 +208,37 @@ async def webhook_update(call: Call, args: WebhookUpdate) -> WebhookView:
     routes = await checked_routes(call, args)
     if routes is not None or current.get("routes"):
         config["routes"] = routes if routes is not None else current["routes"]
+    if current.get("run_visibility"):
+        config["run_visibility"] = current["run_visibility"]
     changes: dict[str, Any] = {"template": template, "mapping": mapping, "params": params, "config": config}
+    changes.update(revisibility(args, config))
     if args.enabled is not None:
         changes["enabled"] = args.enabled
-    return view(await service.save(row, **changes), call.app)
+    saved = await service.save(row, **changes)
+    return view(saved, call.app, await names_of(call.app, [saved]))
 
 
 @plugin.tool(permission="triggers.manage", destructive=True)
 async def webhook_delete(call: Call, args: WebhookName) -> WebhookView:
     """Delete a webhook, its secret and its delivery history; its URL answers 404 from now on."""
-    row = await actions_of(call.app).delete(args.name, "webhook")
+    row = await actions_of(call.app).delete(args.name, "webhook", call.principal)
     await webhooks_of(call.app).drop_secret(row.id, call.principal.name)
-    return view(row, call.app)
+    return view(row, call.app, await names_of(call.app, [row]))
 
 
 @plugin.tool(permission="triggers.manage")
 async def webhook_rotate_secret(call: Call, args: WebhookName) -> WebhookCreated:
     """Replace a webhook's secret; the old one stops working at once. The new secret is shown only now."""
-    row = await actions_of(call.app).get(args.name, "webhook")
+    row = await actions_of(call.app).get(args.name, "webhook", call.principal, change=True)
     secret = new_secret()
     await webhooks_of(call.app).store_secret(row.id, secret, call.principal.name)
-    return WebhookCreated(webhook=view(row, call.app), secret=secret)
+    return WebhookCreated(webhook=view(row, call.app, await names_of(call.app, [row])), secret=secret)
 
 
 @plugin.tool(read_only=True, permission="triggers.read")
 async def webhook_deliveries(call: Call, args: DeliveriesQuery) -> Deliveries:
     """Recent deliveries of a webhook, newest first: queued, duplicate, rejected (bad signature) or invalid."""
     service = actions_of(call.app)
-    row = await service.get(args.name, "webhook")
+    row = await service.get(args.name, "webhook", call.principal)
     rows = await service.firings(row, limit=args.limit, offset=args.offset)
     return Deliveries(deliveries=[FiringView.of(firing, name) for firing, name in rows])

@@ -29,6 +29,7 @@ from hub.deliveries.senders import AttemptFailed, send_discord, send_http
 from hub.discord.service import DiscordService
 from hub.engine import FINAL_STATES, Engine, ExecutionInfo
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
+from hub.principal import Principal
 from hub.triggers.actions import Actions
 from hub.vault.service import Vault
 
@@ -85,13 +86,17 @@ class Deliveries:
 
     # -- routes -------------------------------------------------------------------------------
 
-    async def check_routes(self, routes: list[dict[str, str]]) -> None:
-        """Refuse routes naming destinations that do not exist (now, not when the run ends).
+    async def check_routes(self, routes: list[dict[str, str]], principal: Principal | None = None) -> None:
+        """Refuse routes naming destinations that do not exist (now, not when the run ends), or that
+        ``principal`` may not see (the same answer: a hidden destination is not disclosed).
 
         Raises:
             InvalidArguments: an unknown destination name.
         """
-        unknown = await store.missing(self.db, {r["destination"] for r in routes})
+        names = {r["destination"] for r in routes}
+        unknown = await store.missing(self.db, names)
+        if principal is not None:
+            unknown = sorted({*unknown, *await store.hidden(self.db, principal, names)})
         if unknown:
             raise InvalidArguments(
                 f"No destination named {', '.join(unknown)}. Create it with destination_create or pick one from "

@@ -12,14 +12,33 @@ from hub.db import Database
 from hub.db.models import Delivery, DeliveryDestination, DeliveryRoute, utcnow
 from hub.deliveries.routes import Routing, unknown_destinations
 from hub.errors import Conflict, NotFound
+from hub.principal import Principal
+from hub.teams import policy
 
 PENDING = "pending"
+READ, MANAGE = "deliveries.read", "deliveries.manage"
 
 
 async def create_destination(
-    db: Database, *, name: str, kind: str, config: dict[str, Any], description: str, actor: str
+    db: Database,
+    *,
+    name: str,
+    kind: str,
+    config: dict[str, Any],
+    description: str,
+    actor: str,
+    team_id: str | None = None,
+    visibility: str = "team",
 ) -> DeliveryDestination:
-    row = DeliveryDestination(name=name, kind=kind, config=config, description=description, created_by=actor)
+    row = DeliveryDestination(
+        name=name,
+        kind=kind,
+        config=config,
+        description=description,
+        created_by=actor,
+        team_id=team_id or policy.DEFAULT_TEAM_ID,
+        visibility=policy.check_visibility(visibility) or "team",
+    )
     try:
         async with db.session() as session:
             session.add(row)
@@ -28,17 +47,43 @@ async def create_destination(
     return row
 
 
-async def get_destination(db: Database, name: str) -> DeliveryDestination:
+async def get_destination(
+    db: Database, name: str, principal: Principal | None = None, *, change: bool = False
+) -> DeliveryDestination:
+    """The destination; with ``principal``, one it may see (``deliveries.read``) or, with ``change``, change
+    (``deliveries.manage`` in its team). NotFound for one it may not see, PermissionDenied for one it may
+    see but not change."""
     async with db.session() as session:
         row = await session.get(DeliveryDestination, name)
-    if row is None:
+    if row is None or (principal is not None and not _sees(principal, row)):
         raise NotFound(f"No destination named {name!r}. List them with destination_list.")
+    if principal is not None and change:
+        policy.require_change(principal, MANAGE, row, f"the destination {name!r}")
     return row
 
 
-async def destinations(db: Database) -> list[DeliveryDestination]:
+def _sees(principal: Principal, row: DeliveryDestination) -> bool:
+    return policy.can_see(principal, READ, row) or policy.can_see(principal, MANAGE, row)
+
+
+async def destinations(db: Database, principal: Principal | None = None) -> list[DeliveryDestination]:
+    """Every destination by name; with ``principal``, those it may see."""
+    query = select(DeliveryDestination).order_by(DeliveryDestination.name)
+    if principal is not None:
+        query = query.where(policy.visible(principal, READ, DeliveryDestination))
     async with db.session() as session:
-        return list(await session.scalars(select(DeliveryDestination).order_by(DeliveryDestination.name)))
+        return list(await session.scalars(query))
+
+
+async def hidden(db: Database, principal: Principal, names: set[str]) -> list[str]:
+    """The names among ``names`` that ``principal`` may not name in routes (it cannot see them)."""
+    if not names or principal.sees_everything:
+        return []
+    async with db.session() as session:
+        rows = list(
+            await session.scalars(select(DeliveryDestination).where(DeliveryDestination.name.in_(sorted(names))))
+        )
+    return sorted(row.name for row in rows if not _sees(principal, row))
 
 
 async def save_destination(db: Database, name: str, **changes: Any) -> DeliveryDestination:
@@ -154,8 +199,14 @@ async def find(
     status: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    principal: Principal | None = None,
 ) -> list[Delivery]:
+    """Deliveries newest first; with ``principal``, those to destinations it may see."""
     query = select(Delivery)
+    if principal is not None and not principal.sees_everything:
+        query = query.join(DeliveryDestination, DeliveryDestination.name == Delivery.destination).where(
+            policy.visible(principal, READ, DeliveryDestination)
+        )
     if execution_id is not None:
         query = query.where(Delivery.execution_id == execution_id)
     if destination is not None:

@@ -18,6 +18,7 @@ from hub.discord.text import chunk_lines
 from hub.engine.records import Trigger
 from hub.errors import GoosukeError
 from hub.templates import store as templates
+from hub.triggers.actions import run_owner
 
 if TYPE_CHECKING:
     from hub.discord.runs import Runs
@@ -85,6 +86,7 @@ async def _map(
                 {**base, key: piece, "stage": "part"},
                 trigger=part,
                 idempotency_key=f"discord:{action.id}:{run.message_id}:{level}:{index}",
+                owner=run_owner(action),
             )
             info = await runs.wait(run.id, info.id)
         except (GoosukeError, RunFailed) as exc:

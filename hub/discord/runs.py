@@ -28,6 +28,8 @@ from hub.discord.text import message_link, message_text
 from hub.engine.core import Engine
 from hub.engine.records import ExecutionInfo, Trigger
 from hub.errors import GoosukeError
+from hub.principal import Principal
+from hub.teams import policy
 from hub.triggers.actions import Actions
 
 logger = logging.getLogger("goosuke.discord")
@@ -41,10 +43,18 @@ REASON_CHARS = 300  # the ⚠️ reply stays short
 
 
 async def recent_runs(
-    db: Database, binding: str | None, channel_id: int | None, status: str | None, limit: int
+    db: Database,
+    binding: str | None,
+    channel_id: int | None,
+    status: str | None,
+    limit: int,
+    principal: Principal | None = None,
 ) -> list[tuple[DiscordRun, str]]:
-    """Reaction runs, newest first, with their binding's name; each filter left None matches all."""
+    """Reaction runs, newest first, with their binding's name; each filter left None matches all.
+    With ``principal``, only the runs of bindings it may see (``triggers.read``)."""
     query = select(DiscordRun, Action.name).join(Action, Action.id == DiscordRun.action_id)
+    if principal is not None:
+        query = query.where(policy.visible(principal, "triggers.read", Action))
     if binding:
         query = query.where(Action.name == binding)
     if channel_id:

@@ -10,6 +10,7 @@ channel on the list allows its threads.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -18,8 +19,10 @@ from sqlalchemy import and_, or_, select
 from hub.db import Database
 from hub.db.models import DiscordScope, utcnow
 from hub.discord.text import Snowflake
-from hub.errors import PermissionDenied
+from hub.errors import InvalidArguments, PermissionDenied
+from hub.principal import Principal
 from hub.settings import Settings
+from hub.teams import policy
 
 ScopeKind = Literal["guild", "channel"]
 PostTo = Literal["reply", "thread", "channel"]
@@ -70,8 +73,39 @@ def defaults(settings: Settings) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _Owned:
+    """A scope as the policy reads it: a scope has no creator, so it is never private."""
+
+    team_id: str | None
+    visibility: str
+    created_by: None = None
+
+
+def _owned(row: DiscordScope) -> _Owned:
+    return _Owned(row.team_id, row.visibility or "team")
+
+
+def sees(principal: Principal, row: DiscordScope) -> bool:
+    """May ``principal`` read this scope's settings (``chat.read`` in its team, or it is public)?"""
+    return policy.can_see(principal, "chat.read", _owned(row))
+
+
+def check_scope_visibility(value: str | None) -> str | None:
+    if policy.check_visibility(value) == "private":
+        raise InvalidArguments(
+            "A guild's or channel's settings apply to everyone there, so they cannot be private: use team or public.",
+            errors=[{"field": "visibility", "message": "team or public", "type": "enum"}],
+        )
+    return value
+
+
 class Scopes:
-    """The store behind the discord_settings_* and discord_allowlist_* tools and the bot's checks."""
+    """The store behind the discord_settings_* and discord_allowlist_* tools and the bot's checks.
+
+    Who may change a stored scope: ``principal`` holding the tool's permission (``chat.settings``, or
+    ``chat.manage`` for the allow-list) in the scope's team; a new scope goes to ``team_id``.
+    """
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
@@ -97,13 +131,35 @@ class Scopes:
         unset: list[str] | None = None,
         allowed: bool | None = None,
         guild_id: int | None = None,
+        principal: Principal | None = None,
+        permission: str = "chat.settings",
+        team_id: str | None = None,
+        visibility: str | None = None,
     ) -> DiscordScope:
-        """Merge ``config`` into the row (creating it), drop the ``unset`` keys, set the allow-list flag."""
+        """Merge ``config`` into the row (creating it in ``team_id``), drop the ``unset`` keys, set the
+        allow-list flag and ``visibility``; an existing row only if ``principal`` may change it.
+
+        Raises:
+            NotFound, PermissionDenied: ``principal`` may not see, or not change, the stored scope.
+        """
+        check_scope_visibility(visibility)
         async with self.db.session() as session:
             row = await session.get(DiscordScope, (kind, discord_id))
             if row is None:
-                row = DiscordScope(kind=kind, discord_id=discord_id, allowed=False, config={})
+                row = DiscordScope(
+                    kind=kind,
+                    discord_id=discord_id,
+                    allowed=False,
+                    config={},
+                    team_id=team_id or policy.DEFAULT_TEAM_ID,
+                    visibility=visibility or "team",
+                )
                 session.add(row)
+            else:
+                if principal is not None:
+                    self.require_change(principal, permission, row)
+                if visibility is not None:
+                    row.visibility = visibility
             merged = {**(row.config or {}), **(config or {})}
             for key in unset or []:
                 merged.pop(key, None)
@@ -116,12 +172,21 @@ class Scopes:
             row.updated_by = actor
         return row
 
-    async def reset(self, kind: ScopeKind, discord_id: int, actor: str) -> DiscordScope | None:
-        """Forget the settings of a guild or channel (its allow-list entry stays)."""
+    @staticmethod
+    def require_change(principal: Principal, permission: str, row: DiscordScope) -> None:
+        policy.require_change(principal, permission, _owned(row), f"settings stored for {row.kind} {row.discord_id}")
+
+    async def reset(
+        self, kind: ScopeKind, discord_id: int, actor: str, principal: Principal | None = None
+    ) -> DiscordScope | None:
+        """Forget the settings of a guild or channel (its allow-list entry stays). None when none are stored
+        (or ``principal`` may not see them)."""
         async with self.db.session() as session:
             row = await session.get(DiscordScope, (kind, discord_id))
-            if row is None:
+            if row is None or (principal is not None and not sees(principal, row)):
                 return None
+            if principal is not None:
+                self.require_change(principal, "chat.settings", row)
             if row.allowed:
                 row.config, row.updated_at, row.updated_by = {}, utcnow(), actor
             else:

@@ -84,6 +84,11 @@ class AgentRun:
     output_limit: int = 200_000
     role: Role = Role.operator
     """The run's role (the caller's, or the trigger's): the highest role of the extensions it may get."""
+    team: str | None = None
+    """The team the execution belongs to: it gets that team's (and public) extensions, whose secrets
+    resolve in the extension's own team (``hub.runners.access``, ``hub.vault.ownership``)."""
+    created_by: str | None = None
+    """Who started it (for the extensions private to them)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -30,7 +30,7 @@ from hub.engine.agent import CallerBoundAgent
 from hub.engine.dispatch import Dispatcher
 from hub.engine.history import ExecutionQuery
 from hub.engine.queue import HOST, Queue
-from hub.engine.records import FINAL_STATES, ExecutionInfo, LogLine, Trigger, row_values
+from hub.engine.records import CALLER_KINDS, FINAL_STATES, ExecutionInfo, LogLine, Ownership, Trigger, row_values
 from hub.engine.runner import Runner
 from hub.engine.statements import INSERT_EXECUTION, SELECT_EXECUTION
 from hub.engine.watch import Watch
@@ -38,6 +38,7 @@ from hub.errors import Conflict, NotFound
 from hub.extensions.store import ExtensionStore
 from hub.protocols import ReadinessReport
 from hub.runners import access
+from hub.teams.policy import DEFAULT_TEAM_ID, check_visibility
 from hub.templates.preview import RunPreview
 from hub.templates.preview import prepare as prepare_template
 
@@ -143,6 +144,7 @@ class Engine:
         trigger: Trigger,
         idempotency_key: str | None = None,
         attachment: Any = None,
+        owner: Ownership | None = None,
     ) -> ExecutionInfo:
         """Queue a run of ``template``; the row exists (``queued``) before this returns.
 
@@ -152,6 +154,7 @@ class Engine:
             trigger: what started it: kind (mcp, api, discord, schedule, webhook), actor, ref, role.
             idempotency_key: a second submit with the same key returns the first execution.
             attachment: in-memory object handed to the agent (see ``CallerBoundAgent``).
+            owner: the run's team, creator and visibility (default: the template's team, the caller, private).
 
         Raises:
             NotFound: no such template.
@@ -163,7 +166,7 @@ class Engine:
                 return existing
         preview = await self.prepare(template, params)
         return await self.submit_preview(
-            preview, trigger=trigger, idempotency_key=idempotency_key, attachment=attachment
+            preview, trigger=trigger, idempotency_key=idempotency_key, attachment=attachment, owner=owner
         )
 
     async def submit_preview(
@@ -175,8 +178,9 @@ class Engine:
         attachment: Any = None,
         retry_of: str | None = None,
         attempt: int = 1,
+        owner: Ownership | None = None,
     ) -> ExecutionInfo:
-        """Queue an already rendered run (from :meth:`prepare`).
+        """Queue an already rendered run (from :meth:`prepare`); ``owner`` as for :meth:`submit`.
 
         Raises:
             PermissionDenied: a Goose run a user starts (mcp, api) names an extension its role, the
@@ -189,8 +193,12 @@ class Engine:
         if options.timeout is None and options.max_timeout is not None:
             timeout = min(timeout, options.max_timeout)
         now = utcnow()
+        owner = owner or Ownership()
         row = Execution(
             id=new_id(),
+            team_id=owner.team_id or preview.team_id or DEFAULT_TEAM_ID,
+            visibility=check_visibility(owner.visibility) or "private",
+            created_by=owner.created_by or (trigger.actor if trigger.kind in CALLER_KINDS else None),
             template_name=preview.template,
             template_version=preview.version,
             agent=preview.agent,
@@ -363,7 +371,7 @@ class Engine:
         self.changed(execution_id, final=True)  # waiters read again: it is final, or will be soon
         return await self.get(execution_id)
 
-    async def retry(self, execution_id: str, trigger: Trigger) -> ExecutionInfo:
+    async def retry(self, execution_id: str, trigger: Trigger, owner: Ownership | None = None) -> ExecutionInfo:
         """Run a finished execution again: same template (its current version) and parameters.
 
         Raises:
@@ -376,7 +384,8 @@ class Engine:
                 f"Execution {execution_id} is still {info.status}; wait for it to finish or cancel it first."
             )
         preview = await self.prepare(info.template, info.params)
-        return await self.submit_preview(preview, trigger=trigger, retry_of=execution_id)
+        owner = owner or Ownership(team_id=info.team_id, visibility=info.visibility)
+        return await self.submit_preview(preview, trigger=trigger, retry_of=execution_id, owner=owner)
 
     async def recover(self) -> list[str]:
         """Executions a dead engine left behind become ``interrupted`` (see :class:`Dispatcher`)."""

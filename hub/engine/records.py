@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,6 +20,8 @@ Status = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed
 TriggerKind = Literal["mcp", "api", "discord", "schedule", "webhook"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out", "interrupted"})
 RETRYABLE_STATES: frozenset[str] = frozenset({"failed", "timed_out", "interrupted"})  # automatic retries
+CALLER_KINDS = ("mcp", "api")  # trigger kinds whose actor is the calling principal's name
+RunVisibility = Literal["private", "team", "public"]
 
 
 class Trigger(BaseModel):
@@ -30,6 +33,19 @@ class Trigger(BaseModel):
     role: Role = Field(
         default=Role.operator, description="Highest role the run's hub token may have (the caller's role)."
     )
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Whose a new run is (``hub.engine.history`` reads it back): its team, its creator, its visibility.
+
+    ``team_id`` None: the template's team. ``created_by`` None: the trigger's actor for a run a caller
+    starts (mcp, api), else nobody (then a private run is the admins' and its trigger owner's).
+    """
+
+    team_id: str | None = None
+    created_by: str | None = None
+    visibility: str = "private"
 
 
 class ExecutionInfo(BaseModel):
@@ -61,6 +77,13 @@ class ExecutionInfo(BaseModel):
     log_lines: int = 0
     log_bytes: int = 0
     log_truncated: bool = False
+    team_id: str | None = Field(
+        default=None, description="The owning team: the template's (a reaction's: its binding's)."
+    )
+    visibility: RunVisibility = Field(
+        default="private", description="private (who started it, or its trigger's owner), team or public."
+    )
+    created_by: str | None = Field(default=None, description="Who started it (a trigger's run: the trigger's owner).")
 
     @property
     def final(self) -> bool:
@@ -101,6 +124,9 @@ class ExecutionInfo(BaseModel):
             log_lines=row.log_lines,
             log_bytes=row.log_bytes,
             log_truncated=row.log_truncated,
+            team_id=row.team_id,
+            visibility=row.visibility or "private",  # type: ignore[arg-type]  # a str column; pydantic checks it
+            created_by=row.created_by,
         )
 
 
@@ -154,6 +180,9 @@ def retry_row(row: Execution) -> Execution:
         max_retries=row.max_retries,
         retry_of=row.id,
         queued_at=utcnow(),
+        team_id=row.team_id,
+        visibility=row.visibility,
+        created_by=row.created_by,
     )
 
 

@@ -243,6 +243,8 @@ class Runner:
             attachment=engine.take_attachment(row.id),
             output_limit=settings.execution_output_limit,
             role=Role(row.run_role),
+            team=row.team_id,
+            created_by=row.created_by,
         )
 
     def _stop_message(self, status: str, row: Execution, active: Active) -> str:

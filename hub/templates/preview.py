@@ -40,6 +40,8 @@ class RunPreview:
     extensions: list[str]
     options: RunOptions
     """The template's knobs on its runner (:func:`hub.runners.model.effective`): all an agent reads."""
+    team_id: str | None = None
+    """The template's owning team: its runs belong to it (read here, so a run costs no second lookup)."""
 
 
 @runtime_checkable
@@ -100,6 +102,7 @@ async def prepare(read: Reader, template: str, params: Mapping[str, Any] | None 
         instructions=instructions,
         extensions=list(definition.extensions),
         options=options,
+        team_id=row.team_id,
     )
 
 

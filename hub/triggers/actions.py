@@ -19,11 +19,12 @@ from sqlalchemy.exc import IntegrityError
 
 from hub.db.models import Action, ActionFiring, Execution, utcnow
 from hub.engine.core import Engine
-from hub.engine.records import ExecutionInfo, Trigger
+from hub.engine.records import ExecutionInfo, Ownership, Trigger
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
-from hub.templates import store as templates
-from hub.templates.definition import coerce
+from hub.principal import Principal
+from hub.teams import policy
 from hub.templates.preview import RunPreview
+from hub.triggers.binding import check_template
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -34,6 +35,17 @@ ActionKind = Literal["schedule", "webhook", "reaction"]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CLAIM_STALE_AFTER = timedelta(seconds=60)  # a firing claimed this long ago without an execution is resubmitted
 ACTIVE_STATES = ("queued", "running")
+READ, MANAGE = "triggers.read", "triggers.manage"
+WHAT = {"schedule": "schedule", "webhook": "webhook", "reaction": "reaction binding"}
+
+
+def run_owner(action: Action) -> Ownership:
+    """Whose the runs an action fires are: the action's team, its creator, its ``run_visibility``."""
+    return Ownership(
+        team_id=action.team_id,
+        created_by=action.created_by,
+        visibility=(action.config or {}).get("run_visibility", "private"),
+    )
 
 
 @dataclass(frozen=True)
@@ -66,44 +78,17 @@ class Actions:
 
     # -- validation ---------------------------------------------------------------------
 
-    async def check_template(self, template: str, params: dict[str, Any], mapped: set[str]) -> None:
-        """Refuse, now rather than at 3 a.m., a mapping that cannot fill the template's parameters.
-
-        Raises:
-            NotFound: no such template.
-            InvalidArguments: unknown parameter names, mistyped static values, required parameters
-                neither given nor mapped.
-        """
-        async with self.db.session() as session:
-            definition = templates.definition_of(await templates.get_row(session, template))
-        by_key = {p.key: p for p in definition.parameters}
-        unknown = sorted((set(params) | mapped) - set(by_key))
-        if unknown:
-            raise InvalidArguments(
-                f"Template {template!r} has no parameter(s) {', '.join(unknown)}; "
-                f"its parameters are: {', '.join(sorted(by_key)) or 'none'}.",
-                errors=[{"field": "params", "message": f"unknown parameter {k}", "type": "unknown"} for k in unknown],
-            )
-        for key, value in params.items():
-            try:
-                coerce(by_key[key], value)
-            except GoosukeError as exc:
-                raise InvalidArguments(
-                    f"params.{key}: {exc.message}",
-                    errors=[{"field": f"params.{key}", "message": exc.message, "type": "value"}],
-                ) from None
-        missing = sorted(
-            k for k, p in by_key.items() if p.requirement == "required" and k not in params and k not in mapped
-        )
-        if missing:
-            raise InvalidArguments(
-                f"Template {template!r} needs {', '.join(missing)}, which this action neither sets in `params` nor "
-                "maps from its event. Add them, or give them defaults in the template.",
-                errors=[
-                    {"field": "params", "message": f"required parameter {k} is not filled", "type": "missing"}
-                    for k in missing
-                ],
-            )
+    async def check_template(
+        self,
+        template: str,
+        params: dict[str, Any],
+        mapped: set[str],
+        *,
+        team_id: str | None = None,
+        principal: Principal | None = None,
+    ) -> None:
+        """See :func:`hub.triggers.binding.check_template`."""
+        await check_template(self.db, template, params, mapped, team_id=team_id, principal=principal)
 
     # -- rows ---------------------------------------------------------------------------
 
@@ -119,12 +104,25 @@ class Actions:
         enabled: bool,
         actor: str,
         next_fire_at: datetime | None = None,
+        team_id: str | None = None,
+        visibility: str = "team",
+        run_visibility: str = "private",
+        principal: Principal | None = None,
     ) -> Action:
+        """A new action of ``team_id`` (default: the default team) seen by ``visibility``, whose runs are
+        ``run_visibility``; ``principal`` (the creator) must see the template, and the team run it."""
         check_name(name)
-        await self.check_template(template, params, set(mapping))
+        policy.check_visibility(visibility)
+        policy.check_visibility(run_visibility)
+        team_id = team_id or policy.DEFAULT_TEAM_ID
+        await self.check_template(template, params, set(mapping), team_id=team_id, principal=principal)
         now = utcnow()
+        if run_visibility != "private":
+            config = {**config, "run_visibility": run_visibility}
         row = Action(
             name=name,
+            team_id=team_id,
+            visibility=visibility,
             kind=kind,
             template=template,
             params=params,
@@ -144,16 +142,41 @@ class Actions:
             raise Conflict(f"An action named {name!r} exists already; pick another name.") from None
         return row
 
-    async def get(self, name: str, kind: ActionKind | None = None) -> Action:
+    async def get(
+        self,
+        name: str,
+        kind: ActionKind | None = None,
+        principal: Principal | None = None,
+        *,
+        change: bool = False,
+    ) -> Action:
+        """The action called ``name``; with ``principal``, only one it may see (``triggers.read``) or, with
+        ``change``, change (``triggers.manage`` in its team).
+
+        Raises:
+            NotFound: no such action, or one ``principal`` may not see (the same answer).
+            PermissionDenied: ``change`` asked of an action it may see but not change.
+        """
         async with self.db.session() as session:
             row = await session.scalar(select(Action).where(Action.name == name))
+        what = kind or "action"
+        missing = NotFound(f"No {what} named {name!r}. List them with {what}_list.")
         if row is None or (kind is not None and row.kind != kind):
-            what = kind or "action"
-            raise NotFound(f"No {what} named {name!r}. List them with {what}_list.")
+            raise missing
+        if principal is not None:
+            if not policy.can_see(principal, READ, row) and not policy.can_see(principal, MANAGE, row):
+                raise missing
+            if change:
+                policy.require_change(principal, MANAGE, row, f"the {WHAT.get(row.kind, 'action')} {name!r}")
         return row
 
-    async def matching(self, kind: ActionKind | None = None, enabled: bool | None = None) -> list[Action]:
+    async def matching(
+        self, kind: ActionKind | None = None, enabled: bool | None = None, principal: Principal | None = None
+    ) -> list[Action]:
+        """Actions by name; with ``principal``, those it may see (``triggers.read``)."""
         query = select(Action).order_by(Action.name)
+        if principal is not None:
+            query = query.where(policy.visible(principal, READ, Action))
         if kind is not None:
             query = query.where(Action.kind == kind)
         if enabled is not None:
@@ -171,17 +194,19 @@ class Actions:
             current.updated_at = utcnow()
         return current
 
-    async def set_enabled(self, name: str, enabled: bool, next_fire_at: datetime | None = None) -> Action:
+    async def set_enabled(
+        self, name: str, enabled: bool, next_fire_at: datetime | None = None, principal: Principal | None = None
+    ) -> Action:
         """Enable or disable everywhere: schedulers, the webhook route and the Discord bot all check it."""
-        row = await self.get(name)
+        row = await self.get(name, principal=principal, change=True)
         changes: dict[str, Any] = {"enabled": enabled}
         if enabled and not row.enabled:
             changes["cursor_at"] = utcnow()  # slots that passed while disabled are not owed
             changes["next_fire_at"] = next_fire_at
         return await self.save(row, **changes)
 
-    async def delete(self, name: str, kind: ActionKind) -> Action:
-        row = await self.get(name, kind)
+    async def delete(self, name: str, kind: ActionKind, principal: Principal | None = None) -> Action:
+        row = await self.get(name, kind, principal, change=True)
         async with self.db.session() as session:
             current = await session.get(Action, row.id)
             if current is not None:
@@ -244,7 +269,9 @@ class Actions:
         try:
             if preview is None:
                 preview = await self.engine.prepare(action.template, {**action.params, **params})
-            info = await self.engine.submit_preview(preview, trigger=trigger, idempotency_key=key)
+            info = await self.engine.submit_preview(
+                preview, trigger=trigger, idempotency_key=key, owner=run_owner(action)
+            )
         except GoosukeError as exc:
             await self._finish(claim.id, "failed", detail=exc.message)
             self._count(action.kind, "failed")
@@ -323,7 +350,7 @@ class Actions:
             )
             try:
                 info = await self.engine.submit(
-                    action.template, dict(action.params), trigger=trigger, idempotency_key=key
+                    action.template, dict(action.params), trigger=trigger, idempotency_key=key, owner=run_owner(action)
                 )
             except GoosukeError as exc:
                 await self._finish(firing.id, "failed", detail=exc.message)
@@ -343,9 +370,18 @@ class Actions:
         return found is not None
 
     async def firings(
-        self, action: Action | None = None, *, limit: int = 50, offset: int = 0, outcome: str | None = None
+        self,
+        action: Action | None = None,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        outcome: str | None = None,
+        principal: Principal | None = None,
     ) -> list[tuple[ActionFiring, str]]:
+        """Firings newest first; with ``principal``, only those of actions it may see."""
         query = select(ActionFiring, Action.name).join(Action, Action.id == ActionFiring.action_id)
+        if principal is not None:
+            query = query.where(policy.visible(principal, READ, Action))
         if action is not None:
             query = query.where(ActionFiring.action_id == action.id)
         if outcome is not None:

@@ -1,0 +1,74 @@
+"""Owning team and visibility of the objects this domain makes (actions, chat scopes, destinations).
+
+Small helpers over :mod:`hub.teams.policy`: where a new object goes, the team names views show, and
+whether a team (not a person) may see an object it binds — an action's team must see its template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import select
+
+from hub.db import Database
+from hub.db.models import Team
+from hub.principal import Grants, Principal, Role
+from hub.teams import policy
+from hub.teams.service import visible_team
+
+
+async def placement(
+    db: Database, principal: Principal, permission: str, team: str | None, visibility: str | None, default: str
+) -> tuple[str, str]:
+    """The team id and visibility of a new object: ``team`` (a name or id) or :func:`default_team`,
+    ``visibility`` or ``default``.
+
+    Raises:
+        InvalidArguments: an unknown visibility.
+        NotFound: no such team (or one the principal cannot see).
+        PermissionDenied: the principal lacks ``permission`` in that team.
+    """
+    chosen = policy.check_visibility(visibility) or default
+    if team is None:
+        return default_team(principal, permission), chosen
+    async with db.session() as session:
+        team_id = (await visible_team(session, principal, team)).id
+    return policy.owner_team(principal, permission, team_id), chosen
+
+
+def default_team(principal: Principal, permission: str) -> str:
+    """The team a new object goes to when none is named: the principal's own (personal) team when it holds
+    ``permission`` there, else the first team where it does (a ``member`` works in its teams only).
+
+    Raises:
+        PermissionDenied: it holds ``permission`` nowhere.
+    """
+    home = principal.team or policy.DEFAULT_TEAM_ID
+    if not principal.may(permission, home):
+        held = sorted(principal.grants.teams_with(permission) or ())
+        if held:
+            return held[0]
+    return policy.owner_team(principal, permission, None)
+
+
+async def team_names(db: Database, ids: Iterable[str | None]) -> dict[str, str]:
+    """Team id → name for the views (one query for a whole list)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    async with db.session() as session:
+        return {tid: name for tid, name in await session.execute(select(Team.id, Team.name).where(Team.id.in_(wanted)))}
+
+
+def team_sees(team_id: str, creator: str, permission: str, obj: policy.Owned) -> bool:
+    """Whether ``team_id`` (an object of it made by ``creator``) may see and use ``obj`` with ``permission``:
+    the policy's answer for a member who holds ``permission`` in that team only."""
+    member = Principal(
+        subject=f"team:{team_id}",
+        name=creator,
+        role=Role.viewer,
+        via="team",
+        grants=Grants(platform=frozenset(), teams={team_id: frozenset({permission})}),
+        team=team_id,
+    )
+    return policy.can_see(member, permission, obj)
