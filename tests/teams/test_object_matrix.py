@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from hub.db.models import AuditEvent
 from tests.conftest import LiveHub
+from tests.engine_support import execution_row
 from tests.extension_support import stdio_test_server
 from tests.teams_support import make_team, make_user
 
@@ -76,11 +77,44 @@ KINDS: dict[str, Kind] = {
         None,
         ("private", "team"),  # a public secret is refused: see tests/vault/test_secret_teams.py
     ),
+    "schedule": Kind(
+        "schedule_create",
+        lambda name: {"name": name, "template": BOUND, "cron": "0 3 * * *"},
+        "schedule_list",
+        "schedules",
+        "name",
+        "schedule_get",
+    ),
+    "webhook": Kind(
+        "webhook_create",
+        lambda name: {"name": name, "template": BOUND, "auth": "token", "mapping": {}},
+        "webhook_list",
+        "webhooks",
+        "name",
+        None,
+    ),
+    "reaction binding": Kind(
+        "discord_reaction_create",
+        lambda name: {"name": name, "template": BOUND, "emojis": ["📌"]},
+        "discord_reaction_list",
+        "bindings",
+        "name",
+        None,
+    ),
+    "destination": Kind(
+        "destination_create",
+        lambda name: {"name": name, "discord": {"channel_id": "123456789012345678"}},
+        "destination_list",
+        "destinations",
+        "name",
+        "destination_get",
+    ),
 }
+BOUND = "bound"  # the template team A's triggers start
 
 
 def object_name(kind: str, visibility: str) -> str:
-    name = f"{kind}-{visibility}"
+    name = f"{kind.replace(' ', '')}-{visibility}"
     return name.upper().replace("-", "_") if kind == "secret" else name.replace("-", "")
 
 
@@ -101,11 +135,11 @@ async def test_each_visibility_reaches_exactly_who_it_should(live_hub: LiveHub, 
     spec = KINDS[kind]
     db = live_hub.context.db
     teams = {"A": await make_team(db, "team-a"), "B": await make_team(db, "team-b")}
-    tokens = {
-        who: await make_user(db, who, teams={teams[team]: role}) for who, (team, role, _) in CALLERS.items()
-    }
+    tokens = {who: await make_user(db, who, teams={teams[team]: role}) for who, (team, role, _) in CALLERS.items()}
     names = {v: object_name(kind, v) for v in spec.visibilities}
     async with live_hub.http(tokens["maker"]) as maker:
+        bound = {"name": BOUND, "title": "Bound", "prompt": "Say hello", "team": "team-a"}
+        assert (await maker.post("/api/tools/template_create", json=bound)).status_code == 200
         for visibility, name in names.items():
             args = spec.args(name.lower() if kind == "extension" else name)
             made = await maker.post(
@@ -137,3 +171,32 @@ async def test_each_visibility_reaches_exactly_who_it_should(live_hub: LiveHub, 
                     text = mcp.content[0].text  # type: ignore[union-attr]
                     assert "No " in text or "permission" in text, text
                     assert await _denied(live_hub, who, f"tool:{spec.get}") >= 2
+
+
+async def test_each_execution_visibility_reaches_exactly_who_it_should(live_hub: LiveHub) -> None:
+    db = live_hub.context.db
+    teams = {"A": await make_team(db, "team-a"), "B": await make_team(db, "team-b")}
+    tokens = {who: await make_user(db, who, teams={teams[team]: role}) for who, (team, role, _) in CALLERS.items()}
+    runs = {
+        v: execution_row("t", team_id=teams["A"], visibility=v, created_by="maker", trigger_actor="maker")
+        for v in VISIBILITIES
+    }
+    async with db.session() as session:
+        session.add_all(runs.values())
+    for who, (_, _, sees) in CALLERS.items():
+        expected = {runs[v].id for v in VISIBILITIES if v in sees}
+        async with (
+            live_hub.http(tokens[who]) as http,
+            Client(streamable_http_client(f"{live_hub.url}/mcp", http_client=http)) as client,
+        ):
+            listed = await http.post("/api/tools/execution_list", json={})
+            if who == "outsider":
+                assert listed.status_code == 403, listed.text
+            else:
+                assert {e["id"] for e in listed.json()["executions"]} == expected, who
+            for visibility, run in runs.items():
+                mcp = await client.call_tool("execution_get", {"id": run.id})
+                api = await http.post("/api/tools/execution_get", json={"id": run.id})
+                assert (not mcp.is_error, api.status_code == 200) == (run.id in expected,) * 2, (who, visibility)
+        if who != "maker":
+            assert await _denied(live_hub, who, "tool:execution_get") == 2 * (len(VISIBILITIES) - len(sees))
