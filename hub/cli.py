@@ -1,25 +1,23 @@
-"""The `goosuke` command: serve, stdio, setup, migrate, user, token, backup, restore, docs."""
+"""The `goosuke` command: serve, stdio, setup, migrate, user, token, team (``accounts_cli.py``), backup, restore,
+docs."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from hub import accounts
 from hub._version import __version__
+from hub.accounts_cli import add_commands
 from hub.db import Database
 from hub.errors import GoosukeError
-from hub.principal import Role
 from hub.settings import Settings
 
 REFERENCE = Path("docs/reference/tools.md")
@@ -115,15 +113,6 @@ def cmd_stdio(args: argparse.Namespace) -> None:
     asyncio.run(run_stdio(settings))
 
 
-async def _with_db(settings: Settings, fn: Callable[[Database], Awaitable[None]]) -> None:
-    db = Database(settings.resolved_database_url)
-    try:
-        await db.migrate()
-        await fn(db)
-    finally:
-        await db.dispose()
-
-
 def cmd_migrate(args: argparse.Namespace) -> None:
     settings = _settings(args)
 
@@ -139,58 +128,6 @@ def cmd_migrate(args: argparse.Namespace) -> None:
             await db.dispose()
 
     asyncio.run(run())
-
-
-def _password(args: argparse.Namespace) -> str:
-    if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        raise GoosukeError("The passwords differ; try again.")
-    return first
-
-
-def cmd_user(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-
-    async def run(db: Database) -> None:
-        async with db.session() as session:
-            if args.action == "add":
-                user = await accounts.create_user(session, args.username, _password(args), Role(args.role), actor="cli")
-                print(f"created user {user.username} ({user.role})")
-            elif args.action == "passwd":
-                await accounts.set_password(session, args.username, _password(args), actor="cli")
-                print(f"password of {args.username} changed")
-            else:
-                for user in await accounts.list_users(session):
-                    state = " (disabled)" if user.disabled else ""
-                    print(f"{user.username}\t{user.role}{state}")
-
-    asyncio.run(_with_db(settings, run))
-
-
-def cmd_token(args: argparse.Namespace) -> None:
-    settings = _settings(args)
-
-    async def run(db: Database) -> None:
-        async with db.session() as session:
-            if args.action == "create":
-                user_id = (await accounts.token_owner(session, args.user)).id
-                expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
-                row, value = await accounts.create_token(
-                    session, args.name, Role(args.role), user_id=user_id, expires_at=expires, actor="cli"
-                )
-                print(value)
-                print(f"token {row.id} ({row.role}) created; the value above is shown only once", file=sys.stderr)
-            elif args.action == "revoke":
-                await accounts.revoke_token(session, args.id, actor="cli")
-                print(f"token {args.id} revoked")
-            else:
-                for row in await accounts.list_tokens(session):
-                    state = "revoked" if row.revoked_at else "active"
-                    print(f"{row.id}\t{row.name}\t{row.role}\t{row.prefix}...\t{state}")
-
-    asyncio.run(_with_db(settings, run))
 
 
 def cmd_backup(args: argparse.Namespace) -> None:
@@ -232,7 +169,7 @@ def cmd_docs(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-BUILTIN_COMMANDS = frozenset({"serve", "stdio", "migrate", "user", "token", "backup", "restore", "docs"})
+BUILTIN_COMMANDS = frozenset({"serve", "stdio", "migrate", "user", "token", "team", "backup", "restore", "docs"})
 
 
 def parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
@@ -274,33 +211,7 @@ def parser(plugin_commands: bool = True) -> argparse.ArgumentParser:
     common(migrate)
     migrate.set_defaults(fn=cmd_migrate)
 
-    user = sub.add_parser("user", help="manage users")
-    user_sub = user.add_subparsers(dest="action", required=True)
-    add = user_sub.add_parser("add")
-    add.add_argument("username")
-    add.add_argument("--role", choices=[r.value for r in Role], default="viewer")
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
-    passwd = user_sub.add_parser("passwd")
-    passwd.add_argument("username")
-    passwd.add_argument("--password-stdin", action="store_true")
-    user_list = user_sub.add_parser("list")
-    for sp in (add, passwd, user_list, user):
-        common(sp)
-    user.set_defaults(fn=cmd_user)
-
-    token = sub.add_parser("token", help="manage API tokens")
-    token_sub = token.add_subparsers(dest="action", required=True)
-    create = token_sub.add_parser("create")
-    create.add_argument("name")
-    create.add_argument("--role", choices=[r.value for r in Role], default="viewer")
-    create.add_argument("--user", required=True, help="the existing user the token belongs to (it stops with them)")
-    create.add_argument("--expires-days", type=int, help="the token stops working after this many days")
-    revoke = token_sub.add_parser("revoke")
-    revoke.add_argument("id")
-    token_list = token_sub.add_parser("list")
-    for sp in (create, revoke, token_list, token):
-        common(sp)
-    token.set_defaults(fn=cmd_token)
+    add_commands(sub, common, _settings)  # user, token, team (hub/accounts_cli.py)
 
     backup = sub.add_parser("backup", help="copy the data folder (keys, SQLite database online) into a new folder")
     backup.add_argument("dest", help="the backup folder (new or empty)")

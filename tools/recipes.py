@@ -12,7 +12,7 @@ from hub.errors import NotFound
 from hub.extensions.store import ExtensionStore
 from hub.plugin import Arguments
 from hub.runners.service import Runners
-from hub.teams.policy import Visibility
+from hub.teams.policy import DEFAULT_TEAM_ID, Visibility
 from hub.templates import access, store
 from hub.templates.definition import NAME_PATTERN, InlineSettings
 from hub.templates.recipes import definition_from_recipe, dump_recipe, parse_recipe, recipe_of
@@ -94,8 +94,13 @@ async def template_export_recipe(call: Call, args: RecipeExportArgs) -> RecipeEx
     async with call.app.db.session() as session:
         row = await access.visible_row(session, call.principal, args.name)
         definition, version = store.definition_of(row), row.version
-    recipe = await recipe_of(
-        definition, hub_url=f"{call.app.settings.base_url}/mcp", store=call.app.services.find(ExtensionStore)
+    recipe = await recipe_of(  # only extensions the caller sees and the template's team may use
+        definition,
+        hub_url=f"{call.app.settings.base_url}/mcp",
+        store=call.app.services.find(ExtensionStore),
+        principal=call.principal,
+        team=row.team_id or DEFAULT_TEAM_ID,
+        creator=row.created_by,
     )
     if definition.runner is not None:  # the runner's provider, as Goose's own setting (if the caller sees it)
         try:

@@ -3,7 +3,8 @@
 Service: :class:`~hub.federation.service.Federation` (needs ``ExtensionStore`` and ``Vault``), declared
 in ``plugin.py``. The MCP server reaches it only through :class:`hub.protocols.CapabilitySource`.
 
-- ``service.py``: routing names to extensions, calls with role checks and masking;
+- ``service.py``: routing names to extensions, listing and calling them for a caller;
+- ``calls.py``: one request to an extension: the caller's check, lost-session retry, failures, masking;
 - ``listing.py``: the names and shapes clients see (``{key}__{tool}``, resource URIs, prompts);
 - ``upstream.py``: one extension's connection, with restarts and backoff;
 - ``client.py``: the MCP client session to an extension over stdio, SSE or Streamable HTTP;

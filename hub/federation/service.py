@@ -23,11 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from mcp.server.lowlevel.helper_types import ReadResourceContents
-from mcp.shared.exceptions import MCPError
 from mcp_types import (
-    CONNECTION_CLOSED,
-    INVALID_REQUEST,
-    REQUEST_TIMEOUT,
     BlobResourceContents,
     CallToolResult,
     GetPromptResult,
@@ -41,26 +37,21 @@ from mcp_types import Tool as MCPTool
 from pydantic import BaseModel
 
 from hub.errors import GoosukeError, NotFound, PermissionDenied, ToolError
-from hub.extensions.access import may_use, refusal
+from hub.extensions.access import may_use
 from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation import listing
+from hub.federation.calls import check_use, request, scrub_result
 from hub.federation.check import CheckReport, check_extension
 from hub.federation.client import Connection, describe, discover
 from hub.federation.listing import SEP, URI_PREFIX
 from hub.federation.upstream import Upstream
-from hub.plugin import Call
 from hub.principal import Principal, Role
-from hub.teams.audit import record_denial
 from hub.vault.service import Vault
 
 if TYPE_CHECKING:
     from hub.context import AppContext
 
 logger = logging.getLogger("goosuke.federation")
-
-# An upstream that answers 404 to our Mcp-Session-Id: the SDK's client reports it as INVALID_REQUEST,
-# "Session terminated" (no body) or the server's own error ("Session not found" from the Python SDK).
-SESSION_LOST = ("session terminated", "session not found")
 
 R = TypeVar("R")
 ResultT = TypeVar("ResultT", bound=BaseModel)
@@ -283,62 +274,6 @@ class Federation:
 
     # -- calling ----------------------------------------------------------------------------------
 
-    async def _check_use(
-        self, record: ExtensionRecord, principal: Principal, what: str, target: str, tool: str | None = None
-    ) -> None:
-        """Refuse (and audit) a caller that may not use ``record``; NotFound when it may not even see it."""
-        denied = refusal(principal, record, what)
-        if denied is None and tool is not None and not principal.grants.may_call(tool):
-            denied = PermissionDenied(
-                f"Tool {tool!r} is outside this token's tool patterns "
-                f"({', '.join(principal.grants.tool_patterns or ())}). Use a token made for it."
-            )
-        if denied is not None:
-            await record_denial(Call(principal=principal, app=self.app, via="mcp"), target, denied.message)
-            raise denied
-
-    async def _request(self, record: ExtensionRecord, what: str, send: Callable[[Connection], Awaitable[R]]) -> R:
-        """Run one request on the extension's client: start it if needed, re-initialise once on a lost
-        session, turn transport failures into errors that say what happened."""
-        upstream = self.upstream(record)
-        timeout = record.timeout
-        for attempt in (1, 2):
-            connection = await upstream.session(min(timeout, self.settings.extension_start_timeout))
-            upstream.inflight += 1
-            try:
-                return await send(connection)
-            except MCPError as exc:
-                code, message = exc.error.code, self.vault.scrub(exc.error.message)
-                lost = code == INVALID_REQUEST and any(s in message.lower() for s in SESSION_LOST)
-                if lost and record.type != "stdio" and attempt == 1:
-                    logger.info("Extension %r lost our session (HTTP 404); re-initialising", record.key)
-                    upstream.reconnect(connection)
-                    await anyio.lowlevel.checkpoint()
-                    continue
-                if code == CONNECTION_CLOSED:
-                    raise ToolError(
-                        f"Extension {record.key!r} closed the connection during {what} (it may have crashed); "
-                        "the hub restarts it. Try again."
-                    ) from None
-                if code == REQUEST_TIMEOUT:
-                    raise ToolError(
-                        f"Extension {record.key!r} did not answer {what} within its timeout of {timeout:g} s. "
-                        "Raise it with extension_update (timeout) if the work needs longer."
-                    ) from None
-                raise ToolError(f"Extension {record.key!r} refused {what}: {message}") from None
-            except GoosukeError:
-                raise
-            except Exception as exc:
-                upstream.reconnect(connection)
-                raise ToolError(
-                    f"Extension {record.key!r} failed during {what}: {self.vault.scrub(describe(exc))}. "
-                    "The hub reconnects; try again."
-                ) from None
-            finally:
-                upstream.inflight -= 1
-                upstream.last_used = time.monotonic()
-        raise ToolError(f"Extension {record.key!r} lost the session twice during {what}; try again.")
-
     async def call_tool(self, name: str, arguments: dict[str, Any], principal: Principal) -> CallToolResult:
         """Call ``{key}__{tool}``; failures come back as ``isError`` results that say what to do."""
         started, outcome = time.perf_counter(), "error"
@@ -368,10 +303,16 @@ class Federation:
             metrics.tool_seconds.labels(tool=name).observe(time.perf_counter() - started)
 
     def _scrub_result(self, result: ResultT) -> ResultT:
-        if not self.vault.has_values:  # nothing to hide: skip the copy (the hot path of a proxied call)
-            return result
-        data = self.vault.scrub_data(result.model_dump(mode="json", by_alias=True, exclude_none=True))
-        return type(result).model_validate(data)
+        return scrub_result(self.vault, result)
+
+    async def _check_use(
+        self, record: ExtensionRecord, principal: Principal, what: str, target: str, tool: str | None = None
+    ) -> None:
+        await check_use(self.app, record, principal, what, target, tool)
+
+    async def _request(self, record: ExtensionRecord, what: str, send: Callable[[Connection], Awaitable[R]]) -> R:
+        start_timeout = self.settings.extension_start_timeout
+        return await request(self.upstream(record), record, what, send, start_timeout=start_timeout, scrub=self.scrub)
 
     def serves_uri(self, uri: str) -> bool:
         return self.resolve_uri(uri) is not None

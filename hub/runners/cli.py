@@ -39,6 +39,7 @@ def run_setup(args: argparse.Namespace, settings: Settings) -> None:
             if ask(f"Runner {choice.name!r} exists; replace it? (y/n)", "n").lower() not in ("y", "yes"):
                 print("nothing changed")
                 return
+        await setup.check_owner(db, choice)  # before the request: another team's runner or secret is refused
         print(f"checking {choice.model} at {choice.base_url} with one request...")
         try:
             answer = await setup.check(choice)

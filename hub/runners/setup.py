@@ -4,7 +4,9 @@ Providers: any OpenAI-compatible endpoint (``openai``, a local ``ollama`` or ``v
 with its own URL) runs on the ``openai`` agent; ``goose`` runs Goose with its ``openai`` or ``ollama``
 provider on such an endpoint. The check is one tiny chat completion ("Reply with OK"); nothing is saved
 when it fails. On success the key goes into the vault (``RUNNER_<NAME>_API_KEY``), the runner is created
-or replaced, and it becomes the default runner (the built-in templates run on it).
+or replaced, and it becomes the default runner (the built-in templates run on it). Both belong to the
+hub itself: the ``default`` team, visibility ``team`` (where migration 0013 put everything from before
+teams). A runner or secret of that name in another team is refused, before the check; nothing is moved.
 """
 
 from __future__ import annotations
@@ -18,15 +20,18 @@ from dataclasses import dataclass
 from typing import TextIO
 
 import httpx2
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db import Database
-from hub.db.models import RunnerRow
+from hub.db.models import RunnerRow, Secret
 from hub.errors import GoosukeError
 from hub.runners import store
 from hub.runners.model import BUILTIN_RUNNER_NAMES, RunnerDefinition
 from hub.settings import Settings
+from hub.teams.policy import DEFAULT_TEAM_ID
 from hub.templates.definition import NAME_PATTERN
+from hub.vault.ownership import team_names
 from hub.vault.service import Vault
 
 PROVIDERS = ("openai", "ollama", "vllm", "compatible", "goose")
@@ -41,6 +46,7 @@ NEEDS_KEY = {"openai"}
 CHECK_TIMEOUT = 60.0  # seconds for the one check request (a local model may load first)
 MAX_BODY = 64 * 1024  # bytes of the check's answer read
 ACTOR = "cli"
+TEAM, VISIBILITY = DEFAULT_TEAM_ID, "team"  # what setup makes is the hub's own
 
 
 class SetupUsageError(GoosukeError):
@@ -226,8 +232,36 @@ async def exists(db: Database, name: str) -> bool:
         return await session.get(RunnerRow, name) is not None
 
 
+async def check_owner(db: Database, choice: Choice) -> None:
+    """Raises:
+    SetupUsageError: the runner, or the secret its key goes to, exists in a team other than ``default``
+    (setup makes the hub's own default runner; it does not take another team's objects).
+    """
+    async with db.session() as session:
+        owned: list[tuple[str, RunnerRow | Secret | None]] = [
+            (f"runner {choice.name!r}", await session.get(RunnerRow, choice.name))
+        ]
+        if choice.api_key:  # the key is stored only when there is one
+            query = select(Secret).where(Secret.scope == "env", Secret.name == choice.secret_name)
+            owned.append((f"secret {choice.secret_name!r}", await session.scalar(query)))
+        found = [(what, row.team_id) for what, row in owned if row is not None and (row.team_id or TEAM) != TEAM]
+        names = await team_names(session, [team for _, team in found])
+    if found:
+        owners = ", ".join(f"{what} belongs to team {names.get(team or '', team)!r}" for what, team in found)
+        raise _usage(
+            f"{owners}; `goosuke setup` makes the default team's runner. Pick another --name, or move it to team "
+            "default with team_transfer first. Nothing was saved."
+        )
+
+
 async def save(db: Database, settings: Settings, choice: Choice) -> list[str]:
-    """Store the key in the vault, create or replace the runner and make it the default; what was done."""
+    """Store the key in the vault, create or replace the runner and make it the default; what was done.
+    Both are the ``default`` team's, visibility ``team``.
+
+    Raises:
+        SetupUsageError: either exists in another team (:func:`check_owner`); nothing is saved then.
+    """
+    await check_owner(db, choice)
     done: list[str] = []
     definition = choice.runner()
     if choice.api_key:
@@ -238,15 +272,17 @@ async def save(db: Database, settings: Settings, choice: Choice) -> list[str]:
             choice.api_key,
             actor=ACTOR,
             description=f"API key of runner {choice.name} (goosuke setup)",
+            team_id=TEAM,
+            visibility=VISIBILITY,
         )
-        done.append(f"stored the API key in the vault as secret {choice.secret_name}")
+        done.append(f"stored the API key in the vault as secret {choice.secret_name} (team {TEAM})")
     try:
         async with db.session() as session:
             if await session.get(RunnerRow, choice.name) is None:
-                await store.create(session, definition, ACTOR, make_default=True)
+                await store.create(session, definition, ACTOR, make_default=True, team_id=TEAM, visibility=VISIBILITY)
                 done.append(f"created runner {choice.name} ({definition.agent} agent, model {choice.model})")
             else:
-                await store.replace(session, definition, ACTOR, make_default=True)
+                await store.replace(session, definition, ACTOR, make_default=True, sharing=(TEAM, VISIBILITY))
                 done.append(f"replaced runner {choice.name} ({definition.agent} agent, model {choice.model})")
     except SQLAlchemyError as exc:
         raise GoosukeError(f"Could not save the runner ({type(exc).__name__}); run `goosuke migrate` first.") from exc

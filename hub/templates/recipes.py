@@ -18,8 +18,10 @@ from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEv
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 from hub.errors import InvalidArguments, describe_validation_errors
+from hub.extensions.access import run_may_have
 from hub.extensions.schema import DEFAULT_EXTENSION_TIMEOUT, GOOSE_BUILTINS, HUB_EXTENSION, hub_extension
-from hub.extensions.store import ExtensionStore
+from hub.extensions.store import ExtensionRecord, ExtensionStore
+from hub.principal import Principal
 from hub.templates.definition import TemplateDefinition
 
 MAX_RECIPE_CHARS = 500_000  # a recipe's text
@@ -194,9 +196,31 @@ def definition_from_recipe(
     return definition, warnings
 
 
-async def recipe_of(definition: TemplateDefinition, *, hub_url: str, store: ExtensionStore | None) -> dict[str, Any]:
+async def shown_extension(
+    store: ExtensionStore, name: str, principal: Principal | None, team: str | None, creator: str | None
+) -> ExtensionRecord | None:
+    """The extension ``name`` as a recipe may carry it: one ``principal`` may see (``extensions.read``, the
+    object policy) that a run of the template's ``team`` made by ``creator`` may have
+    (:func:`hub.extensions.access.run_may_have`). None otherwise, so another team's extension is neither
+    copied into a recipe nor disclosed by one (``None`` principal and team: the hub itself)."""
+    record = await store.find(name, principal)
+    if record is None or (team is not None and not run_may_have(record, team, creator)):
+        return None
+    return record
+
+
+async def recipe_of(
+    definition: TemplateDefinition,
+    *,
+    hub_url: str,
+    store: ExtensionStore | None,
+    principal: Principal | None,
+    team: str | None,
+    creator: str | None = None,
+) -> dict[str, Any]:
     """A Goose recipe for ``definition``: the hub (at ``hub_url``, its ``/mcp``) as an extension when the
-    template uses it, the team's extensions from ``store`` as their Goose entries."""
+    template uses it, the extensions of ``store`` that ``principal`` may see and the template's ``team``
+    (made by ``creator``) may use as their Goose entries; any other name as a Goose built-in."""
 
     def text(value: str) -> Any:
         return LiteralScalarString(value) if "\n" in value else value
@@ -227,7 +251,7 @@ async def recipe_of(definition: TemplateDefinition, *, hub_url: str, store: Exte
     for name in definition.extensions:
         if name == HUB_EXTENSION:
             extensions.append(hub_extension(hub_url))
-        elif store is not None and (record := await store.find(name)) is not None:
+        elif store is not None and (record := await shown_extension(store, name, principal, team, creator)):
             entry = dict(record.goose_entry())
             entry.pop("enabled", None)
             extensions.append(entry)

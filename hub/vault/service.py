@@ -1,54 +1,52 @@
 """The secrets vault: values encrypted at rest, keys from a setting or a 0600 key file, rotation, scrubbing.
 
-Each value is sealed with AES-256-GCM under the newest key; the row keeps only the ciphertext and the
-id of the key that sealed it (a fingerprint, never the key). The associated data binds a ciphertext to
-its scope and name, so a row copied onto another name does not decrypt. Older keys stay usable for
-reading until ``rotate`` has re-sealed every row with the newest one (MultiFernet-style), so rotation
-needs no downtime.
+Values are sealed with AES-256-GCM (:mod:`hub.vault.sealing`, which also loads and checks the keys);
+:mod:`hub.vault.rotation` re-seals them under a new key without downtime; :mod:`hub.vault.ownership`
+says which team's extensions and runners may use each. This module is the service itself: storing,
+resolving, revealing, listing and deleting values.
 
 Keys come from ``GOOSUKE_VAULT_KEY`` (comma separated, newest first) or, when unset, from
 ``DATA_DIR/vault.key`` (one key per line, newest first), created with mode 0600 on first start. A
 key that does not match the stored rows is reported by every vault call and by ``/readyz``; the hub
-keeps serving everything else, but ``/readyz`` answers 503 until the key is fixed (a locked vault
-locks every extension, webhook and run that needs a secret).
+keeps serving everything else, but ``/readyz`` answers 503 until the key is fixed.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
-import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import delete, select
 
 from hub.accounts import audit
 from hub.clock import UtcDatetime
-from hub.db import Database
 from hub.db.models import Secret
-from hub.errors import ConfigError, InvalidArguments, NotFound, ToolError
+from hub.errors import ConfigError, InvalidArguments, NotFound
 from hub.principal import Principal
-from hub.protocols import ReadinessReport
-from hub.settings import Settings
 from hub.teams.policy import DEFAULT_TEAM_ID, owner_team, require_change, require_see, visible
-from hub.vault.keys import GENERATE_HINT, KEY_FILE, encode, key_id, load_keys, new_key, write_key_file
 from hub.vault.ownership import may_replace, secret_visibility, team_names, usable_by
-from hub.vault.scrubbing import CONFIG_SCOPE, MIN_SCRUB_LENGTH, Scrubber, configured_secrets
+from hub.vault.rotation import ROTATE_BATCH, RotationReport, rotate
+from hub.vault.scrubbing import CONFIG_SCOPE, MIN_SCRUB_LENGTH
+from hub.vault.sealing import TOKEN_PREFIX, VaultKeys
+
+__all__ = [
+    "MAX_SECRET_BYTES",
+    "ROTATE_BATCH",
+    "SECRET_NAME",
+    "TOKEN_PREFIX",
+    "RotationReport",
+    "SecretInfo",
+    "Vault",
+    "check_name",
+]
 
 logger = logging.getLogger("goosuke.vault")
 
-TOKEN_PREFIX = "v1."
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_SECRET_BYTES = 64 * 1024
-ROTATE_BATCH = 200
 
 
 class SecretInfo(BaseModel):
@@ -66,19 +64,6 @@ class SecretInfo(BaseModel):
     created_by: str
     updated_at: UtcDatetime
     updated_by: str
-
-
-@dataclass(frozen=True)
-class RotationReport:
-    new_key_id: str
-    reencrypted: int
-    retired_key_ids: list[str]
-    key_source: str
-    note: str
-
-
-def _aad(scope: str, name: str) -> bytes:
-    return f"goosuke-vault:{scope}:{name}".encode()
 
 
 def _info(row: Secret, teams: dict[str, str] | None = None) -> SecretInfo:
@@ -105,126 +90,15 @@ def check_name(name: str) -> None:
         )
 
 
-class Vault:
+class Vault(VaultKeys):
     """The vault service (``app.services.get(Vault)``). Every method that reads a value may raise
     ``ConfigError`` when the configured key cannot open the stored rows."""
 
-    readiness_name = "vault"
-
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db = db
-        self.settings = settings
-        self._keys: list[tuple[str, AESGCM, bytes]] = []
-        self._problem: str | None = None
-        self._public_problem: str | None = None  # the same, for /readyz: no key id, no path
-        self.scrubber = Scrubber()
-        self.key_source = ""
-
-    # -- keys ---------------------------------------------------------------------------
-
-    @property
-    def key_file(self) -> Any:
-        return self.settings.data_dir / KEY_FILE
-
-    def _load_keys(self, *, create: bool) -> None:
-        keys, self.key_source = load_keys(self.settings, self.key_file, create=create)
-        self._keys = [(key_id(k), AESGCM(k), k) for k in keys]
-        self.remember_configured()
-
     async def start(self) -> None:
-        """Load the keys (creating the key file on a fresh hub), check them against the stored rows."""
-        try:
-            async with self.db.session() as session:
-                stored = set(await session.scalars(select(Secret.key_id).distinct()))
-        except SQLAlchemyError:
-            self._problem = "The vault's table is missing: run `goosuke migrate` (or start with migrate_on_start)."
-            self._public_problem = self._problem
-            logger.error("Vault unavailable: %s", self._problem)
-            return
-        try:
-            self._load_keys(create=not stored)
-        except ConfigError as exc:
-            self._problem = exc.message
-            self._public_problem = (
-                "The vault key setting is invalid (GOOSUKE_VAULT_KEY or vault.key in the data folder): fix it "
-                "(the hub's log says what is wrong) and restart the hub."
-            )
-            logger.error("Vault unavailable: %s", exc.message)
-            return
-        missing = stored - {kid for kid, _, _ in self._keys}
-        if not self._keys:
-            self._problem = (
-                f"The vault has {len(stored)} sealed value(s) but no key: restore {self.key_file} from your backup "
-                "or set GOOSUKE_VAULT_KEY to the key(s) used before."
-            )
-        elif missing:
-            self._problem = (
-                f"The vault key does not match the stored secrets (they were sealed with key id(s) "
-                f"{', '.join(sorted(missing))}; loaded: {', '.join(kid for kid, _, _ in self._keys)}). Restore "
-                f"{self.key_file} from your backup or put the old key after the new one in GOOSUKE_VAULT_KEY. "
-                "Nothing was changed."
-            )
-        else:
-            self._problem = None
-        self._public_problem = self._problem and (
-            "The vault is locked: its key is "
-            + ("missing" if not self._keys else "not the one that sealed the stored secrets")
-            + ", so no secret can be read. Restore vault.key into the data folder from your backup "
-            "(`goosuke restore`) or set GOOSUKE_VAULT_KEY to the key(s) used before, then restart the hub."
-        )
-        if self._problem:
-            logger.error("Vault unavailable: %s", self._problem)
-            return
-        await self.known_values()
-
-    def readiness(self) -> ReadinessReport:
-        """For ``/readyz`` (public) and ``hub_info``: locked means not ready; never a key id."""
-        if self._problem:
-            return ReadinessReport(ready=False, detail=self.status(), reason=self._public_problem)
-        return ReadinessReport(ready=True, detail=f"ok ({len(self._keys)} key(s) from {self.key_source})")
-
-    def status(self) -> str:
-        if self._problem:
-            return "unavailable: wrong or missing key"
-        return f"ok ({len(self._keys)} key(s) from {self.key_source}, primary {self.primary_key_id})"
-
-    @property
-    def primary_key_id(self) -> str:
-        return self._keys[0][0] if self._keys else ""
-
-    def _require(self) -> None:
-        if self._problem:
-            raise ConfigError(self._problem)
-        if not self._keys:
-            raise ConfigError(f"The vault has no key. Set GOOSUKE_VAULT_KEY or let the hub create {self.key_file}.")
-
-    # -- sealing ------------------------------------------------------------------------
-
-    def seal(self, scope: str, name: str, value: str) -> tuple[str, str]:
-        self._require()
-        kid, aead, _ = self._keys[0]
-        nonce = os.urandom(12)
-        sealed = aead.encrypt(nonce, value.encode(), _aad(scope, name))
-        return TOKEN_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode(), kid
-
-    def unseal(self, row: Secret) -> str:
-        self._require()
-        for kid, aead, _ in self._keys:  # noqa: B007 - the loop finds the key that sealed the row
-            if kid == row.key_id:
-                break
-        else:
-            raise ConfigError(
-                f"Secret {row.name!r} was sealed with key id {row.key_id}, which is not loaded. Restore the old "
-                "vault key (see docs/extensions.md, 'Vault keys')."
-            )
-        try:
-            raw = base64.urlsafe_b64decode(row.ciphertext.removeprefix(TOKEN_PREFIX))
-            return aead.decrypt(raw[:12], raw[12:], _aad(row.scope, row.name)).decode()
-        except (InvalidTag, ValueError):
-            raise ConfigError(
-                f"Secret {row.name!r} cannot be decrypted: its row was altered or sealed by another key. "
-                "Set it again with secret_set."
-            ) from None
+        """Load the keys (creating the key file on a fresh hub), check them against the stored rows and
+        learn every stored value for scrubbing."""
+        if await self.open_keys():
+            await self.known_values()
 
     # -- values -------------------------------------------------------------------------
 
@@ -298,7 +172,7 @@ class Vault:
         extension or runner (made by ``creator``) may use resolves (``hub.vault.ownership``)."""
         if team is not None:
             return (await self.resolve([name], scope, team=team, creator=creator, what="this runner"))[name]
-        self._require()
+        self.require_keys()
         async with self.db.session() as session:
             row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
         if row is None:
@@ -325,7 +199,7 @@ class Vault:
         wanted = list(dict.fromkeys(names))
         if not wanted:
             return {}
-        self._require()
+        self.require_keys()
         async with self.db.session() as session:
             rows = list(await session.scalars(select(Secret).where(Secret.scope == scope, Secret.name.in_(wanted))))
             foreign = [r.name for r in rows if team is not None and not usable_by(r, team, creator)]
@@ -359,7 +233,7 @@ class Vault:
         row = await self._row(name, "env", principal, "secrets.reveal")
         if row is None:
             raise NotFound(f"No secret named {name!r}. List them with secret_list.")
-        self._require()
+        self.require_keys()
         value = self.unseal(row)
         self._remember("env", name, value)
         async with self.db.session() as session:
@@ -415,91 +289,11 @@ class Vault:
                 logger.warning("Secret %r cannot be opened with the loaded keys; it cannot be scrubbed", row.name)
         return self.scrubber.values(exclude_scope=CONFIG_SCOPE)
 
-    # -- rotation -----------------------------------------------------------------------
-
     async def rotate(self, *, actor: str, retire_old: bool = True) -> RotationReport:
-        """Re-seal every row with a new primary key; reads keep working throughout.
-
-        With a key file the hub makes the new key itself. With ``GOOSUKE_VAULT_KEY`` the operator puts
-        a new key first in the setting and restarts; this then re-seals everything with it.
+        """Re-seal every row with a new primary key; reads keep working throughout (:mod:`hub.vault.rotation`).
 
         Raises:
             ConfigError: the current key cannot open every row (nothing is changed then).
             ToolError: the setting holds a single key, already the one every row uses.
         """
-        self._require()
-        async with self.db.session() as session:
-            rows = list(await session.scalars(select(Secret)))
-        for row in rows:  # prove every row opens before anything changes
-            self.unseal(row)
-        old_ids = [kid for kid, _, _ in self._keys]
-        if self.key_source == "file":
-            write_key_file(self.key_file, [new_key(), *(k for _, _, k in self._keys)])
-            self._load_keys(create=False)
-        elif (
-            self.key_source == "setting"
-            and len(self._keys) == 1
-            and all(r.key_id == kid for r in rows for kid in old_ids)
-        ):
-            raise ToolError(
-                "GOOSUKE_VAULT_KEY holds one key and every secret already uses it. Put a new key first "
-                f"(GOOSUKE_VAULT_KEY=NEW,OLD; generate one with {GENERATE_HINT}), restart the hub, then call "
-                "secret_rotate_key again."
-            )
-        primary = self.primary_key_id
-        count = 0
-        for start in range(0, len(rows), ROTATE_BATCH):
-            async with self.db.session() as session:
-                for row in rows[start : start + ROTATE_BATCH]:
-                    if row.key_id == primary:
-                        continue
-                    ciphertext, kid = self.seal(row.scope, row.name, self.unseal(row))
-                    result = await session.execute(
-                        update(Secret)
-                        .where(Secret.id == row.id, Secret.ciphertext == row.ciphertext)
-                        .values(ciphertext=ciphertext, key_id=kid)
-                    )
-                    count += int(getattr(result, "rowcount", 0) or 0)
-        async with self.db.session() as session:
-            leftover = set(await session.scalars(select(Secret.key_id).where(Secret.key_id != primary).distinct()))
-        retired = [kid for kid in old_ids if kid != primary and kid not in leftover]
-        note = "Every secret now uses the new key."
-        if self.key_source == "file" and retire_old and not leftover:
-            write_key_file(self.key_file, [self._keys[0][2]])
-            self._load_keys(create=False)
-            note += f" Old keys were removed from {self.key_file}: back up the new key file now."
-        elif self.key_source == "setting":
-            note += " Remove the retired key(s) from GOOSUKE_VAULT_KEY at the next restart."
-        if leftover:
-            note = f"Some rows changed during rotation and still use {', '.join(sorted(leftover))}; run it again."
-        async with self.db.session() as session:
-            await audit(session, actor, "vault.rotate", primary, reencrypted=count, retired=retired)
-        return RotationReport(primary, count, retired, self.key_source, note)
-
-    # -- scrubbing (hub/scrubbing.py) -----------------------------------------------------
-
-    def remember_configured(self) -> None:
-        """Mask what the hub was configured with (settings, key files) as well as the vault's values."""
-        for name, value in configured_secrets(self.settings):
-            self._remember(CONFIG_SCOPE, name, value)
-        for position, (_, _, key) in enumerate(self._keys, start=1):
-            self._remember(CONFIG_SCOPE, f"vault.key#{position}", encode(key))
-
-    def _remember(self, scope: str, name: str, value: str) -> None:
-        self.scrubber.remember(scope, name, value)
-
-    def scrub(self, text: str) -> str:
-        """``text`` with every known secret value replaced by ``[secret NAME]``."""
-        return self.scrubber.scrub(text)
-
-    def scrub_data(self, value: Any) -> Any:
-        """A copy of a JSON-like value with every string scrubbed."""
-        return self.scrubber.scrub_data(value)
-
-    def is_known_value(self, value: str) -> bool:
-        return self.scrubber.is_known_value(value)
-
-    @property
-    def has_values(self) -> bool:
-        """Whether any value is known for scrubbing (outputs need no copy when not)."""
-        return self.scrubber.has_values
+        return await rotate(self, actor=actor, retire_old=retire_old)

@@ -6,9 +6,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from harness import REPO
 from harness.processes import GOOSUKE, hub_env
+from hub.db import Database
+from hub.db.models import ApiToken, AuditEvent, Team, User
+from tests.teams_support import make_role
 
 pytestmark = pytest.mark.anyio
 
@@ -66,6 +70,70 @@ async def test_users_and_tokens_are_managed_from_the_command_line(tmp_path: Path
     missing = goosuke(env, "token", "revoke", "nope")
     assert missing.returncode == 2
     assert "No API token with id 'nope'" in missing.stderr
+
+
+async def test_roles_are_built_in_or_custom_and_tokens_are_scoped_like_token_create(
+    tmp_path: Path, database_url: str
+) -> None:
+    env = hub_env(tmp_path, database_url)
+    assert goosuke(env, "migrate").returncode == 0
+    db = Database(database_url)
+    try:
+        await make_role(db, "auditor", ["hub.read", "audit.read", "templates.read"])
+        for name, role in (("mia", "member"), ("ada", "operator"), ("aud", "auditor")):
+            done = goosuke(env, "user", "add", name, "--role", role, "--password-stdin", stdin="correct-horse-1\n")
+            assert done.returncode == 0 and f"({role})" in done.stdout, done.stderr
+        for role, says in (("wizard", "Unknown role 'wizard'"), ("owner", "owner is a team role")):
+            done = goosuke(env, "user", "add", "eve", "--role", role, "--password-stdin", stdin="correct-horse-1\n")
+            assert done.returncode == 2 and says in done.stderr and "auditor" in done.stderr, done.stderr
+        listed = goosuke(env, "user", "list").stdout
+        assert "mia\tmember" in listed and "aud\tauditor" in listed and "eve" not in listed
+
+        scoped = goosuke(
+            env,
+            *("token", "create", "ci", "--user", "ada", "--team", "@ada", "--permission", "templates.run"),
+            *("--permission", "templates.read", "--tool", "template_*", "--tool", "whoami", "--note", "the CI job"),
+        )
+        assert scoped.returncode == 0, scoped.stderr
+        assert scoped.stdout.strip().startswith("gsk_") and "limited to teams @ada" in scoped.stderr
+        custom = goosuke(env, "token", "create", "audit", "--user", "aud", "--role", "auditor")
+        assert custom.returncode == 0 and "(auditor)" in custom.stderr, custom.stderr
+
+        refusals = [
+            (("--user", "ada", "--permission", "users.manage"), "does not hold users.manage"),
+            (("--user", "ada", "--permission", "no.such"), "Unknown permission(s): no.such"),
+            (("--user", "ada", "--role", "viewer", "--permission", "templates.run"), "does not hold templates.run"),
+            (("--user", "ada", "--role", "wizard"), "Unknown role 'wizard'"),
+            (("--user", "ada", "--team", "nowhere"), "nowhere"),
+            (("--user", "mia", "--team", "@ada"), "not a member of team '@ada'"),
+            (("--user", "ada", "--team", "@ada", "--permission", "users.manage"), "users.manage"),
+            (("--user", "ada", "--tool", "bad pattern!"), "Bad tool pattern"),
+            (("--user", "ada", "--note", "x" * 1001), "--note"),
+        ]
+        for flags, says in refusals:
+            done = goosuke(env, "token", "create", "refused", *flags)
+            assert done.returncode == 2 and says in done.stderr, (flags, done.stderr)
+            assert "Traceback" not in done.stderr and "gsk_" not in done.stdout
+
+        async with db.session() as session:
+            tokens = {t.name: t for t in await session.scalars(select(ApiToken))}
+            personal = await session.scalar(
+                select(Team.id).join(User, User.id == Team.personal_of).where(User.username == "ada")
+            )
+            created = await session.scalar(select(func.count()).where(AuditEvent.action == "token.create"))
+        assert set(tokens) == {"ci", "audit"}  # nothing written for any refusal
+        ci = tokens["ci"]
+        assert (ci.role, ci.team_ids, ci.note) == ("admin", [personal], "the CI job")  # scoped by permissions alone
+        assert (ci.permissions, ci.tool_patterns) == (["templates.read", "templates.run"], ["template_*", "whoami"])
+        assert tokens["audit"].role == "auditor" and tokens["audit"].permissions is None and created == 2
+    finally:
+        await db.dispose()
+
+    teams = goosuke(env, "team", "list")
+    assert teams.returncode == 0, teams.stderr
+    names = [line.split("\t")[0] for line in teams.stdout.splitlines()]
+    assert {"default", "@ada", "@mia", "@aud"} <= set(names) and "@ada\t" in teams.stdout
+    assert "1 member(s)" in teams.stdout
 
 
 def test_bad_settings_are_reported_by_name(tmp_path: Path) -> None:

@@ -18,10 +18,14 @@ from harness.processes import GOOSUKE, REPO, hub_env
 from hub.db import Database
 from hub.db.models import AuditEvent, RunnerRow, Secret
 from hub.principal import Role
+from hub.runners import store
+from hub.runners.model import RunnerDefinition
 from hub.settings import Settings
 from hub.templates.preview import prepare
+from hub.vault.service import Vault
 from tests.conftest import LiveHub
 from tests.runners.test_runners import call, client_for
+from tests.teams_support import make_team
 
 pytestmark = pytest.mark.anyio
 
@@ -73,6 +77,9 @@ async def test_setup_with_flags_then_answers_makes_the_default_runner_the_builti
         assert actions == ["runner.create", "runner.default"]
         row = (await runners(live_hub))["default"]
         assert row.is_default and row.agent == "openai" and row.config["api_key_secret"] == "RUNNER_DEFAULT_API_KEY"
+        # the hub's own: the default team's, visibility team (as migration 0013 left everything before teams)
+        assert (row.team_id, row.visibility) == ("default", "team")
+        assert (secret.team_id, secret.visibility) == ("default", "team")
 
         async with client_for(live_hub, Role.operator) as op:
             listed = {r["name"]: r for r in (await call(op, "runner_list"))["runners"]}
@@ -112,6 +119,28 @@ async def test_a_wrong_key_saves_nothing_and_says_what_to_fix(live_hub: LiveHub,
         assert await session.scalar(select(sa.func.count()).select_from(Secret)) == 0
     preview = await prepare(live_hub.context.db.read, "meeting-summary", {"transcript": "x"})
     assert preview.agent == "goose" and preview.options.runner == "goose"  # no default: the built-in goose
+
+
+async def test_another_teams_runner_or_secret_is_refused_before_the_check(
+    live_hub: LiveHub, settings: Settings
+) -> None:
+    db = live_hub.context.db
+    red = await make_team(db, "red")
+    async with db.session() as session:
+        await store.create(session, RunnerDefinition(name="shared", agent="openai"), "alice", team_id=red)
+    vault = live_hub.context.services.get(Vault)
+    await vault.put("RUNNER_MINE_API_KEY", "sk-red-team-key-000", actor="alice", team_id=red, visibility="private")
+    async with LLMDouble([Say("OK")], api_key=KEY) as llm:
+        flags = ("--provider", "compatible", "--base-url", llm.base_url, "--model", "m", "--yes")
+        taken = await setup_cli(settings, *flags, "--name", "shared")
+        assert taken.returncode == 2 and "runner 'shared' belongs to team 'red'" in taken.stderr
+        keyed = await setup_cli(settings, *flags, "--name", "mine", "--api-key-stdin", stdin=KEY + "\n")
+        assert keyed.returncode == 2 and "secret 'RUNNER_MINE_API_KEY' belongs to team 'red'" in keyed.stderr
+        assert "Nothing was saved" in keyed.stderr and KEY not in keyed.stderr
+        assert llm.authorizations == []  # refused before the check request
+    rows = await runners(live_hub)
+    assert set(rows) == {"shared"} and rows["shared"].team_id == red and not rows["shared"].is_default
+    assert await vault.get("RUNNER_MINE_API_KEY") == "sk-red-team-key-000"  # untouched
 
 
 async def test_bad_flags_exit_2_with_the_fix(settings: Settings) -> None:
