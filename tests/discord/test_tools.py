@@ -157,9 +157,7 @@ async def test_discord_tools_answer_over_stdio(
         GOOSUKE_DISCORD_GATEWAY_URL=discord.gateway_url,
         GOOSUKE_DISCORD_GUILD_READY_TIMEOUT="0.05",
     )
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "hub.cli", "stdio"], env=env, cwd=str(REPO)
-    )
+    params = StdioServerParameters(command=sys.executable, args=["-m", "hub.cli", "stdio"], env=env, cwd=str(REPO))
     async with Client(params) as client:  # the first call waits for the bot to connect
         sent = await call(
             client, "discord_send_message", channel_id=world.general, content="From stdio.", reply_to=ids[0]
