@@ -10,15 +10,13 @@ a runner withdrawn from a team later is no longer reached.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import RunnerRow, Team
+from hub.db.models import RunnerRow
 from hub.errors import InvalidArguments, PermissionDenied
 from hub.principal import Principal
 from hub.teams.policy import can_see, check_visibility, owner_team
+from hub.teams.service import team_names as team_names  # re-exported for this domain
 from hub.teams.service import visible_team
 
 READ, MANAGE = "runners.read", "runners.manage"
@@ -61,15 +59,6 @@ def require_usable(
 # -- owning teams, shared by runners and templates ------------------------------------------------
 
 
-async def team_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, str]:
-    """The names of the teams ``ids`` (an id without a team row maps to nothing)."""
-    wanted = sorted({i for i in ids if i})
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Team.id, Team.name).where(Team.id.in_(wanted)))
-    return {team_id: name for team_id, name in rows}
-
-
 async def team_id_of(session: AsyncSession, principal: Principal, name_or_id: str) -> str:
     """The id of the team named (or with the id) ``name_or_id``, among the teams ``principal`` sees.
 
@@ -83,7 +72,7 @@ async def new_owner(
     session: AsyncSession, principal: Principal, permission: str, team: str | None, visibility: str | None
 ) -> tuple[str, str]:
     """The team id and visibility a new object of ``principal`` gets: ``team`` (a name or id) if given and
-    allowed, else the principal's own team (or the one team it may create in, see :func:`_only_team`);
+    allowed, else the principal's own team or the first where it may create (:func:`hub.teams.policy.owner_team`);
     ``visibility`` checked, default ``team``.
 
     Raises:
@@ -91,18 +80,8 @@ async def new_owner(
         PermissionDenied: the principal lacks ``permission`` in that team.
     """
     chosen = check_visibility(visibility) or "team"
-    team_id = await team_id_of(session, principal, team) if team else _only_team(principal, permission)
+    team_id = await team_id_of(session, principal, team) if team else None
     return owner_team(principal, permission, team_id), chosen
-
-
-def _only_team(principal: Principal, permission: str) -> str | None:
-    """With no team named: the principal's own team, unless it may not create there and holds
-    ``permission`` in exactly one team (a member whose permissions come from one team role)."""
-    home = principal.team
-    if home is None or principal.may(permission, home):
-        return home
-    teams = principal.grants.teams_with(permission)
-    return next(iter(teams)) if teams is not None and len(teams) == 1 else home
 
 
 async def moved_to(

@@ -128,14 +128,29 @@ def check_visibility(value: str | None) -> Visibility | None:
 
 
 def owner_team(principal: Principal, permission: str, team: str | None) -> str:
-    """The team a new object of ``principal`` goes to: ``team`` if given (and allowed), else its own.
+    """The team a new object of ``principal`` goes to: ``team`` if given (and allowed), else its own
+    (personal) team when it holds ``permission`` there, else the one team where it does (a ``member``
+    works in its teams only).
 
     ``team`` is a team id; tools resolve a team name to its id first (``hub.teams.service``).
 
     Raises:
-        PermissionDenied: the principal lacks ``permission`` in that team.
+        PermissionDenied: the principal lacks ``permission`` in that team; or, with none named, it holds
+            it in no team or in several (then it must name one).
     """
-    chosen = team or principal.team or DEFAULT_TEAM_ID
+    chosen = team
+    if chosen is None:
+        home = principal.team or DEFAULT_TEAM_ID
+        held = principal.grants.teams_with(permission)
+        if principal.may(permission, home) or not held:
+            chosen = home
+        elif len(held) == 1:
+            chosen = next(iter(held))
+        else:
+            raise PermissionDenied(
+                f"You hold {permission} in {len(held)} teams: name one with `team`. Pick a team with whoami, "
+                "which lists yours."
+            )
     if not principal.may(permission, chosen):
         raise PermissionDenied(
             f"You cannot create this in that team: it needs {permission} there. Pick a team you are a member of "

@@ -12,6 +12,7 @@ row too. The user's ``token_version`` is left alone: a membership change does no
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, select
@@ -40,6 +41,15 @@ async def resolve_team(session: AsyncSession, name_or_id: str) -> Team:
     if team is None:
         raise NotFound(f"No team named {name_or_id!r}. List the teams you can see with team_list (or whoami).")
     return team
+
+
+async def team_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, str]:
+    """Team id → name for ``ids`` (one query for a whole list; an id without a team row is left out)."""
+    wanted = sorted({i for i in ids if i})
+    if not wanted:
+        return {}
+    rows = await session.execute(select(Team.id, Team.name).where(Team.id.in_(wanted)))
+    return {team_id: name for team_id, name in rows}
 
 
 def sees_team(principal: Principal, team_id: str) -> bool:

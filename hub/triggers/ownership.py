@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
-
 from hub.db import Database
-from hub.db.models import Team
 from hub.principal import Grants, Principal, Role
 from hub.teams import policy
+from hub.teams import service as teams_service
 from hub.teams.service import visible_team
 
 
@@ -37,27 +35,14 @@ async def placement(
 
 
 def default_team(principal: Principal, permission: str) -> str:
-    """The team a new object goes to when none is named: the principal's own (personal) team when it holds
-    ``permission`` there, else the first team where it does (a ``member`` works in its teams only).
-
-    Raises:
-        PermissionDenied: it holds ``permission`` nowhere.
-    """
-    home = principal.team or policy.DEFAULT_TEAM_ID
-    if not principal.may(permission, home):
-        held = sorted(principal.grants.teams_with(permission) or ())
-        if held:
-            return held[0]
+    """The team a new trigger goes to when none is named (:func:`hub.teams.policy.owner_team`)."""
     return policy.owner_team(principal, permission, None)
 
 
 async def team_names(db: Database, ids: Iterable[str | None]) -> dict[str, str]:
     """Team id → name for the views (one query for a whole list)."""
-    wanted = sorted({i for i in ids if i})
-    if not wanted:
-        return {}
     async with db.session() as session:
-        return {tid: name for tid, name in await session.execute(select(Team.id, Team.name).where(Team.id.in_(wanted)))}
+        return await teams_service.team_names(session, ids)
 
 
 def team_sees(team_id: str, creator: str, permission: str, obj: policy.Owned) -> bool:

@@ -9,16 +9,15 @@ team cannot be reused; the error says so without showing anything of the other s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import RunnerRow, Team
+from hub.db.models import RunnerRow
 from hub.errors import Conflict, InvalidArguments
 from hub.principal import Principal
 from hub.teams.policy import DEFAULT_TEAM_ID, can_see, check_visibility, owner_team, require_change
+from hub.teams.service import team_names as team_names  # re-exported for this domain
 from hub.teams.service import visible_team
 
 if TYPE_CHECKING:
@@ -63,15 +62,6 @@ def usable_by(row: Any, team: str, creator: str | None) -> bool:
     if (row.team_id or DEFAULT_TEAM_ID) != team:
         return False
     return row.visibility != "private" or (creator is not None and row.created_by == creator)
-
-
-async def team_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, str]:
-    """The names of the teams ``ids`` (ids without a team row are left out)."""
-    wanted = sorted({i for i in ids if i})
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Team.id, Team.name).where(Team.id.in_(wanted)))
-    return {team_id: name for team_id, name in rows}
 
 
 def may_replace(row: Any, principal: Principal | None, team_id: str | None) -> None:
