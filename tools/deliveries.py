@@ -226,7 +226,7 @@ async def destination_update(call: Call, args: DestinationUpdate) -> Destination
         changes["description"] = args.description
     if args.visibility is not None:
         changes["visibility"] = args.visibility
-    return await _view(call, await store.save_destination(call.app.db, args.name, **changes))
+    return await _view(call, await store.save_destination(call.app.db, args.name, call, **changes))
 
 
 @plugin.tool(permission="deliveries.manage", destructive=True)

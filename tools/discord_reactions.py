@@ -203,7 +203,7 @@ async def discord_reaction_update(call: Call, args: BindingUpdate) -> BindingVie
     }
     if args.enabled is not None:
         changes["enabled"] = args.enabled
-    saved = await service.save(row, **changes)
+    saved = await service.save(row, call, **changes)
     return BindingView.of(saved, await names_of(call.app, [saved]))
 
 

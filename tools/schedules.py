@@ -183,7 +183,7 @@ async def schedule_update(call: Call, args: ScheduleUpdate) -> ScheduleView:
     }
     if args.enabled is not None and args.enabled != row.enabled:
         await service.set_enabled(row.name, args.enabled, next_fire_at=changes["next_fire_at"])
-    saved = await service.save(row, **changes)
+    saved = await service.save(row, call, **changes)
     return view(saved, await names_of(call.app, [saved]))
 
 

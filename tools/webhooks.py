@@ -214,7 +214,7 @@ async def webhook_update(call: Call, args: WebhookUpdate) -> WebhookView:
     changes.update(revisibility(args, config))
     if args.enabled is not None:
         changes["enabled"] = args.enabled
-    saved = await service.save(row, **changes)
+    saved = await service.save(row, call, **changes)
     return view(saved, call.app, await names_of(call.app, [saved]))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,10 @@ from hub.db.models import Delivery, DeliveryDestination, DeliveryRoute, utcnow
 from hub.deliveries.routes import Routing, unknown_destinations
 from hub.errors import Conflict, NotFound
 from hub.principal import Principal
-from hub.teams import policy
+from hub.teams import audit, policy
+
+if TYPE_CHECKING:
+    from hub.plugin import Call
 
 PENDING = "pending"
 READ, MANAGE = "deliveries.read", "deliveries.manage"
@@ -86,11 +89,13 @@ async def hidden(db: Database, principal: Principal, names: set[str]) -> list[st
     return sorted(row.name for row in rows if not _sees(principal, row))
 
 
-async def save_destination(db: Database, name: str, **changes: Any) -> DeliveryDestination:
+async def save_destination(db: Database, name: str, call: Call | None = None, **changes: Any) -> DeliveryDestination:
+    """Apply ``changes``; a change of who may see the destination is audited for ``call``."""
     async with db.session() as session:
         row = await session.get(DeliveryDestination, name)
         if row is None:
             raise NotFound(f"No destination named {name!r}. List them with destination_list.")
+        audit.add_share(session, call, "destination", name, row, changes)
         for key, value in changes.items():
             setattr(row, key, value)
         row.updated_at = utcnow()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hub.db.models import AuditEvent
 
@@ -34,6 +34,28 @@ def add(
             outcome="ok",
         )
     )
+
+
+def add_share(
+    session: AsyncSession, call: Call | None, kind: str, name: str, row: Any, changes: dict[str, Any]
+) -> None:
+    """Audit a change of who may see ``row`` (``visibility``, ``team_id`` or the ``run_visibility`` in its
+    ``config``), in the change's own transaction; nothing when ``changes`` leave all three as they were."""
+    before = _sharing(row.team_id, row.visibility, getattr(row, "config", None))
+    after = _sharing(
+        changes.get("team_id", row.team_id),
+        changes.get("visibility", row.visibility),
+        changes.get("config", getattr(row, "config", None)),
+    )
+    if before != after:
+        add(session, call, f"{kind}.share", name, before=before, after=after)
+
+
+def _sharing(team_id: object, visibility: object, config: object) -> dict[str, object]:
+    shared: dict[str, object] = {"team_id": team_id, "visibility": visibility}
+    if isinstance(config, dict):
+        shared["run_visibility"] = config.get("run_visibility", "private")
+    return shared
 
 
 async def record_denial(call: Call, target: str, reason: str) -> None:

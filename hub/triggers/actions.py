@@ -22,12 +22,13 @@ from hub.engine.core import Engine
 from hub.engine.records import ExecutionInfo, Ownership, Trigger
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound
 from hub.principal import Principal
-from hub.teams import policy
+from hub.teams import audit, policy
 from hub.templates.preview import RunPreview
 from hub.triggers.binding import check_template
 
 if TYPE_CHECKING:
     from hub.context import AppContext
+    from hub.plugin import Call
 
 logger = logging.getLogger("goosuke.actions")
 
@@ -184,11 +185,13 @@ class Actions:
         async with self.db.session() as session:
             return list(await session.scalars(query))
 
-    async def save(self, row: Action, **changes: Any) -> Action:
+    async def save(self, row: Action, call: Call | None = None, **changes: Any) -> Action:
+        """Apply ``changes``; a change of who may see the action (or its runs) is audited for ``call``."""
         async with self.db.session() as session:
             current = await session.get(Action, row.id)
             if current is None:
                 raise NotFound(f"The action {row.name!r} was deleted meanwhile.")
+            audit.add_share(session, call, current.kind, current.name, current, changes)
             for key, value in changes.items():
                 setattr(current, key, value)
             current.updated_at = utcnow()

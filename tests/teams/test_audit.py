@@ -59,3 +59,25 @@ async def test_audit_read_within_a_team_shows_only_your_own_rows(live_hub: LiveH
     assert {e["actor"] for e in mine["events"]} == {"ann"} and mine["total"] == 1
     assert mine["events"][0]["target"] == "tool:user_list"
     assert {"admin", "ann"} <= {e["actor"] for e in everything["events"]}
+
+
+async def test_sharing_a_trigger_or_a_destination_is_audited(live_hub: LiveHub) -> None:
+    async with live_hub.http(live_hub.admin_token) as admin:
+        template = {"name": "shared-t", "title": "T", "prompt": "Say hello"}
+        assert (await admin.post("/api/tools/template_create", json=template)).status_code == 200
+        schedule = {"name": "nightly", "template": "shared-t", "cron": "0 3 * * *"}
+        assert (await admin.post("/api/tools/schedule_create", json=schedule)).status_code == 200
+        changed = await admin.post("/api/tools/schedule_update", json={"name": "nightly", "visibility": "public"})
+        assert changed.status_code == 200, changed.text
+        unchanged = await admin.post("/api/tools/schedule_update", json={"name": "nightly", "visibility": "public"})
+        assert unchanged.status_code == 200
+        target = {"name": "digest", "discord": {"channel_id": "123456789012345678"}}
+        assert (await admin.post("/api/tools/destination_create", json=target)).status_code == 200
+        shared = await admin.post("/api/tools/destination_update", json={"name": "digest", "visibility": "private"})
+        assert shared.status_code == 200, shared.text
+        rows = (await admin.post("/api/tools/audit_list", json={"action": "schedule.share"})).json()["events"]
+        dest = (await admin.post("/api/tools/audit_list", json={"action": "destination.share"})).json()["events"]
+    assert len(rows) == 1  # the second update changed nothing: no row
+    assert rows[0]["target"] == "nightly" and rows[0]["surface"] == "api"
+    assert rows[0]["detail"]["before"]["visibility"] == "team" and rows[0]["detail"]["after"]["visibility"] == "public"
+    assert [(e["target"], e["detail"]["after"]["visibility"]) for e in dest] == [("digest", "private")]
