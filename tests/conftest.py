@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ from harness import REPO
 from harness.processes import free_port
 from hub import accounts
 from hub.app import create_app
+from hub.db import Database
 from hub.principal import Role
 from hub.settings import Settings
 
@@ -37,18 +39,17 @@ def _pg_dsn(url: str) -> str:
 
 
 @asynccontextmanager
-async def postgres_database() -> AsyncIterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
+async def postgres_database(template: str | None = None) -> AsyncIterator[str]:
+    """A fresh PostgreSQL database (empty, or a copy of ``template``), dropped afterwards."""
     assert POSTGRES_URL
     name = f"gsk_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(_pg_dsn(POSTGRES_URL))
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     finally:
         await admin.close()
-    base = _pg_dsn(POSTGRES_URL).rsplit("/", 1)[0]
     try:
-        yield f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+        yield _pg_url(name)
     finally:
         admin = await asyncpg.connect(_pg_dsn(POSTGRES_URL))
         try:
@@ -57,10 +58,79 @@ async def postgres_database() -> AsyncIterator[str]:
             await admin.close()
 
 
+def _pg_url(name: str) -> str:
+    assert POSTGRES_URL
+    base = _pg_dsn(POSTGRES_URL).rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+
+
+class _Templates:
+    """Databases migrated to head once per test session; each test gets a copy (a file copy on SQLite,
+    ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so a hub's start-up finds its schema current
+    instead of running every migration again. Tests of the migrations themselves ask for
+    ``empty_database_url``."""
+
+    sqlite: Path | None = None
+    postgres: str | None = None
+
+    @classmethod
+    async def sqlite_file(cls, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        if cls.sqlite is None:
+            path = tmp_path_factory.mktemp("template") / "goosuke.db"
+            db = Database(f"sqlite+aiosqlite:///{path}")
+            await db.migrate()
+            await db.dispose()
+            cls.sqlite = path
+        return cls.sqlite
+
+    @classmethod
+    async def postgres_name(cls) -> str:
+        if cls.postgres is None:
+            name = f"gsk_template_{uuid.uuid4().hex[:8]}"
+            admin = await asyncpg.connect(_pg_dsn(POSTGRES_URL or ""))
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await admin.close()
+            db = Database(_pg_url(name))
+            await db.migrate()
+            await db.dispose()
+            cls.postgres = name
+        return cls.postgres
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _Templates.postgres is not None:
+        name = _Templates.postgres
+
+        async def drop() -> None:
+            admin = await asyncpg.connect(_pg_dsn(POSTGRES_URL or ""))
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+        asyncio.run(drop())
+
+
 @pytest.fixture(params=BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A database already migrated to head, for this test alone."""
     if request.param == "sqlite":
+        shutil.copyfile(await _Templates.sqlite_file(tmp_path_factory), tmp_path / "goosuke.db")
         yield f"sqlite+aiosqlite:///{tmp_path / 'goosuke.db'}"
+    else:
+        async with postgres_database(await _Templates.postgres_name()) as url:
+            yield url
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database (no migration run), for the tests of the migrations themselves."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
     else:
         async with postgres_database() as url:
             yield url

@@ -16,8 +16,8 @@ async def _tables(db: Database) -> set[str]:
         return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
 
 
-async def test_migrations_go_up_to_head_and_down_to_base(database_url: str) -> None:
-    db = Database(database_url)
+async def test_migrations_go_up_to_head_and_down_to_base(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         assert await db.current_revision() is None
         await db.migrate()
@@ -32,12 +32,12 @@ async def test_migrations_go_up_to_head_and_down_to_base(database_url: str) -> N
         await db.dispose()
 
 
-async def test_migrations_match_the_models(database_url: str) -> None:
+async def test_migrations_match_the_models(empty_database_url: str) -> None:
     """Autogenerate finds nothing to do: the migrations create exactly what the models declare."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    db = Database(database_url)
+    db = Database(empty_database_url)
     try:
         await db.migrate()
         async with db.engine.connect() as conn:

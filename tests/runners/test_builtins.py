@@ -143,8 +143,8 @@ async def test_a_runner_change_is_audited_with_the_templates_and_triggers_it_rea
     assert event.detail["triggers"] == ["schedule:hourly"]
 
 
-async def test_migration_marks_unchanged_library_templates_built_in(database_url: str) -> None:
-    db = Database(database_url)
+async def test_migration_marks_unchanged_library_templates_built_in(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         await db.migrate("0008")
         definitions = {d.name: d for d in library()}

@@ -185,8 +185,8 @@ async def test_an_explicit_agent_keeps_its_builtin_runner_and_goose_setup_reache
     assert env["OPENAI_API_KEY"] == KEY
 
 
-async def test_migration_0011_drops_hub_settings_and_their_secrets(database_url: str) -> None:
-    db = Database(database_url)
+async def test_migration_0011_drops_hub_settings_and_their_secrets(empty_database_url: str) -> None:
+    db = Database(empty_database_url)
     try:
         await db.migrate("0010")
         async with db.engine.begin() as conn:
