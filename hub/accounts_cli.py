@@ -126,7 +126,7 @@ async def token(db: Database, args: argparse.Namespace) -> None:
 
 async def team(db: Database, args: argparse.Namespace) -> None:
     from hub.db.models import Team
-    from hub.teams.service import member_counts
+    from hub.teams.lookup import member_counts
 
     async with db.session() as session:
         rows = list(await session.scalars(select(Team).order_by(Team.name)))

@@ -23,6 +23,8 @@ from hub.db.models import Team, TeamMember, User
 from hub.errors import Conflict, InvalidArguments, NotFound, PermissionDenied
 from hub.principal import Principal
 from hub.teams import audit, owned
+from hub.teams.lookup import member_counts as member_counts  # re-exported: the tools find them here
+from hub.teams.lookup import resolve_team as resolve_team
 from hub.teams.policy import DEFAULT_TEAM_ID
 from hub.teams.roles import check_role
 
@@ -31,16 +33,6 @@ if TYPE_CHECKING:
 
 TEAM_NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 OWNER = "owner"
-
-
-async def resolve_team(session: AsyncSession, name_or_id: str) -> Team:
-    """The team named (or with the id) ``name_or_id``; NotFound saying how to find one."""
-    team = await session.scalar(select(Team).where(Team.name == name_or_id))
-    if team is None:
-        team = await session.get(Team, name_or_id)
-    if team is None:
-        raise NotFound(f"No team named {name_or_id!r}. List the teams you can see with team_list (or whoami).")
-    return team
 
 
 async def team_names(session: AsyncSession, ids: Iterable[str | None]) -> dict[str, str]:
@@ -110,13 +102,6 @@ async def members(session: AsyncSession, team_id: str) -> list[tuple[TeamMember,
         .order_by(User.username)
     )
     return [(member, username) for member, username in rows]
-
-
-async def member_counts(session: AsyncSession, team_ids: list[str]) -> dict[str, int]:
-    rows = await session.execute(
-        select(TeamMember.team_id, func.count()).where(TeamMember.team_id.in_(team_ids)).group_by(TeamMember.team_id)
-    )
-    return {team_id: int(count) for team_id, count in rows}
 
 
 async def create_team(session: AsyncSession, call: Call, name: str, description: str) -> Team:

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hub.db.models import User
 from hub.errors import InvalidArguments, PermissionDenied
 from hub.teams.grants import role_permissions, user_grants
+from hub.teams.lookup import resolve_team
 from hub.teams.permissions import PLATFORM_ONLY
 from hub.teams.roles import check_permissions, check_role
-from hub.teams.service import resolve_team
 
 TOOL_PATTERN = re.compile(r"^[A-Za-z0-9_*?\[\]!-]{1,128}$")
 NO_CEILING_ROLE = "admin"

@@ -51,7 +51,9 @@ def test_hub_never_imports_the_domains(repo) -> None:  # type: ignore[no-untyped
 
 KERNEL_PACKAGES = {"db"}  # the kernel's only subpackage; every other folder under hub/ is a domain
 # The policy is the kernel's (one decision for every surface), though it lives beside the teams domain:
-POLICY_MODULES = {f"hub.teams.{name}" for name in ("permissions", "roles", "grants", "policy", "audit")}
+POLICY_MODULES = {
+    f"hub.teams.{name}" for name in ("permissions", "roles", "grants", "policy", "audit", "lookup", "tokens")
+}
 
 
 def test_the_kernel_never_imports_a_domain_package(repo) -> None:  # type: ignore[no-untyped-def]

@@ -26,12 +26,9 @@ async def test_streamable_http_lists_and_calls_tools_with_a_token(live_hub: Live
         assert {"whoami", "hub_info", "user_create", "token_revoke", "settings_get"} <= names
         result = await client.call_tool("whoami", {})
         assert not result.is_error
-        assert result.structured_content == {
-            "subject": result.structured_content["subject"],
-            "name": "admin",  # the first-start token belongs to the first-start user
-            "role": "admin",
-            "via": "api_token",
-        }
+        me = result.structured_content
+        assert (me["name"], me["role"], me["via"]) == ("admin", "admin", "api_token")  # the first-start user
+        assert me["platform_role"] == "admin" and "users.manage" in me["permissions"]
         info = await client.call_tool("hub_info", {})
         assert info.structured_content["transport"] == "http"
         assert info.structured_content["counts"]["api_tokens"] == 1
@@ -86,7 +83,13 @@ async def test_in_process_client_is_the_local_owner(settings: Settings) -> None:
     app = build_context(settings, transport="stdio")
     async with running(app), Client(app.server) as client:
         result = await client.call_tool("whoami", {})
-        assert result.structured_content == {"subject": "local", "name": "local-owner", "role": "admin", "via": "local"}
+        me = result.structured_content
+        assert {k: me[k] for k in ("subject", "name", "role", "via")} == {
+            "subject": "local",
+            "name": "local-owner",
+            "role": "admin",
+            "via": "local",
+        }
         resource = await client.read_resource("goosuke://hub/info")
         assert '"transport": "stdio"' in resource.contents[0].text
 
