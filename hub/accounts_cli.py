@@ -13,7 +13,6 @@ import asyncio
 import getpass
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -77,31 +76,28 @@ def _check_lengths(args: argparse.Namespace) -> None:
 
 
 async def _create_token(db: Database, args: argparse.Namespace) -> None:
-    from hub.teams.tokens import check_scope
+    from hub.teams.tokens import issue_token
 
     _check_lengths(args)
-    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
     async with db.session() as session:
-        owner = await accounts.token_owner(session, args.user)
-        scope = await check_scope(session, owner, args.role, args.team, args.permission, args.tool)
-        row, value = await accounts.create_token(
+        row, value = await issue_token(
             session,
-            args.name,
-            scope.role,
-            user_id=owner.id,
-            expires_at=expires,
-            actor="cli",
-            team_ids=scope.team_ids,
-            permissions=scope.permissions,
-            tool_patterns=scope.tool_patterns,
+            username=args.user,
+            name=args.name,
+            role=args.role,
+            teams=args.team,
+            permissions=args.permission,
+            tool_patterns=args.tool,
+            expires_in_days=args.expires_days,
             note=args.note,
+            actor="cli",
         )
     limits = [
         f"{label} {', '.join(values)}"
         for label, values in (
-            ("teams", sorted(args.team or ()) if scope.team_ids is not None else None),
-            ("permissions", scope.permissions),
-            ("tools", scope.tool_patterns),
+            ("teams", sorted(args.team or ()) if row.team_ids is not None else None),
+            ("permissions", row.permissions),
+            ("tools", row.tool_patterns),
         )
         if values is not None
     ]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import select
 
 from hub import accounts
 from hub.db import Database
 from hub.db.models import RoleRow, Team, TeamMember
 from hub.principal import Role
+from tests.conftest import LiveHub
 
 
 async def make_team(db: Database, name: str) -> str:
@@ -44,3 +48,10 @@ async def team_id(db: Database, name: str) -> str:
         found = await session.scalar(select(Team.id).where(Team.name == name))
     assert found is not None, name
     return found
+
+
+@asynccontextmanager
+async def client(hub: LiveHub, token: str) -> AsyncIterator[Client]:
+    """The real SDK client over Streamable HTTP, authenticated with ``token``."""
+    async with hub.http(token) as http, Client(streamable_http_client(f"{hub.url}/mcp", http_client=http)) as mcp:
+        yield mcp

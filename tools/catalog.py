@@ -16,7 +16,7 @@ from hub.catalog import refinement as _recommend
 from hub.errors import Conflict, InvalidArguments, NotFound
 from hub.extensions.schema import name_to_key, parse_config
 from hub.plugin import Arguments
-from hub.vault.ownership import chosen_team
+from hub.teams.service import placed_in
 from tools.extensions import TEAM, VISIBILITY_HELP, ExtensionChanged, Visibility, changed, store_of
 from tools.secrets import vault_of
 
@@ -152,7 +152,7 @@ async def extension_install(call: Call, args: InstallArgs) -> Installed:
     never a shell) or its remote is connected to. Secret variables given in `values` go to the vault and
     are named in env_keys, both in the team the extension goes to."""
     async with call.app.db.session() as session:
-        team_id = await chosen_team(session, call.principal, "extensions.manage", args.team)
+        team_id = await placed_in(session, call.principal, "extensions.manage", args.team)
     entry = await _catalog.resolve(call.app.settings.registry_url, args.catalog_name)
     vault = vault_of(call)
     have = frozenset(await vault.usable(team_id, call.principal.name))

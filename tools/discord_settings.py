@@ -19,7 +19,8 @@ from hub.discord.scopes import ScopeKind, sees
 from hub.discord.text import Snowflake
 from hub.errors import InvalidArguments, NotFound
 from hub.plugin import Arguments, NoArguments
-from hub.triggers.ownership import default_team, placement, team_names
+from hub.teams import policy
+from hub.triggers.ownership import placement, team_names
 from tools.discord import discord_of
 
 plugin = Plugin("discord-settings")
@@ -145,7 +146,7 @@ async def _new_team(call: Call, kind: ScopeKind, discord_id: int, team: str | No
     current = await discord_of(call.app).scopes.get(kind, discord_id)
     if current is None:
         if team is None:
-            return default_team(call.principal, permission)
+            return policy.owner_team(call.principal, permission, None)
         team_id, _ = await placement(call.app.db, call.principal, permission, team, None, "team")
         return team_id
     if team is not None:

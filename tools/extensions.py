@@ -21,7 +21,7 @@ from hub.federation.check import CheckReport
 from hub.federation.listing import SEP
 from hub.federation.service import Federation
 from hub.plugin import Arguments
-from hub.vault.ownership import chosen_team
+from hub.teams.service import placed_in
 
 plugin = Plugin("extensions")
 
@@ -188,7 +188,7 @@ async def extension_add(call: Call, args: ExtensionAdd) -> ExtensionChanged:
     streamable_http extensions are started once to list their tools, which the hub then serves as
     {key}__{tool}. Put secrets in the vault first (secret_set, in the same team) and name them in env_keys."""
     async with call.app.db.session() as session:
-        team_id = await chosen_team(session, call.principal, "extensions.manage", args.team)
+        team_id = await placed_in(session, call.principal, "extensions.manage", args.team)
     record, warnings = await store_of(call).add(
         args.extension,
         actor=call.principal.name,

@@ -11,7 +11,7 @@ from hub.errors import PermissionDenied
 from hub.extensions.goose_sync import GooseSync, SyncResult, render
 from hub.extensions.store import ExtensionStore
 from hub.plugin import Arguments
-from hub.vault.ownership import chosen_team
+from hub.teams.service import placed_in
 
 plugin = Plugin("goose-sync")
 
@@ -68,7 +68,7 @@ async def goose_config_sync(call: Call, args: SyncArgs) -> SyncResult:
             "some teams. Use goose_config_render for a config of your own."
         )
     async with call.app.db.session() as session:
-        team_id = await chosen_team(session, call.principal, "extensions.manage", args.team)
+        team_id = await placed_in(session, call.principal, "extensions.manage", args.team)
     return await sync_of(call).sync(
         args.mode,
         actor=call.principal.name,

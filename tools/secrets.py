@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from hub import Call, Plugin
 from hub.errors import NotFound, PermissionDenied
 from hub.plugin import Arguments, NoArguments
-from hub.vault.ownership import team_id_of
+from hub.teams.service import team_id_of
 from hub.vault.service import SecretInfo, Vault
 
 plugin = Plugin("secrets")

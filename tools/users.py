@@ -9,18 +9,16 @@ token for its owner would be a way out of its scope."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub import Call, Plugin, accounts
 from hub.clock import UtcDatetime
-from hub.db.models import ApiToken, Team, User
+from hub.db.models import ApiToken, User
 from hub.plugin import Arguments, NoArguments
+from hub.teams import service as teams_service
 from hub.teams.roles import ROLE_NAME_PATTERN
-from hub.teams.tokens import check_scope
+from hub.teams.tokens import issue_token
 
 plugin = Plugin("users")
 
@@ -87,12 +85,8 @@ class TokenView(BaseModel):
 
 
 async def team_names(session: AsyncSession, rows: list[ApiToken]) -> dict[str, str]:
-    ids = sorted({t for row in rows for t in (row.team_ids or ())})
-    if not ids:
-        return {}
-    return {
-        team_id: name for team_id, name in await session.execute(select(Team.id, Team.name).where(Team.id.in_(ids)))
-    }
+    """The names of the teams ``rows`` are scoped to."""
+    return await teams_service.team_names(session, (t for row in rows for t in (row.team_ids or ())))
 
 
 class UserCreate(Arguments):
@@ -227,21 +221,18 @@ async def token_create(call: Call, args: TokenCreate) -> TokenCreated:
     its owner holds at each call (take a permission from the user and the token loses it at once) and
     stops working when the user is disabled. A scope beyond what the owner holds now is refused. The
     value is returned once and stored only hashed."""
-    expires = datetime.now(UTC) + timedelta(days=args.expires_in_days) if args.expires_in_days else None
     async with call.app.db.session() as session:
-        owner = await accounts.token_owner(session, args.username)
-        scope = await check_scope(session, owner, args.role, args.teams, args.permissions, args.tool_patterns)
-        row, value = await accounts.create_token(
+        row, value = await issue_token(
             session,
-            args.name,
-            scope.role,
-            user_id=owner.id,
-            expires_at=expires,
-            actor=call.principal.name,
-            team_ids=scope.team_ids,
-            permissions=scope.permissions,
-            tool_patterns=scope.tool_patterns,
+            username=args.username,
+            name=args.name,
+            role=args.role,
+            teams=args.teams,
+            permissions=args.permissions,
+            tool_patterns=args.tool_patterns,
+            expires_in_days=args.expires_in_days,
             note=args.note,
+            actor=call.principal.name,
         )
         return TokenCreated(token=value, info=TokenView.of(row, await team_names(session, [row])))
 

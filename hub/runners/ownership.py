@@ -16,8 +16,8 @@ from hub.db.models import RunnerRow
 from hub.errors import InvalidArguments, PermissionDenied
 from hub.principal import Principal
 from hub.teams.policy import can_see, check_visibility, owner_team
+from hub.teams.service import placed_in, visible_team
 from hub.teams.service import team_names as team_names  # re-exported for this domain
-from hub.teams.service import visible_team
 
 READ, MANAGE = "runners.read", "runners.manage"
 
@@ -59,15 +59,6 @@ def require_usable(
 # -- owning teams, shared by runners and templates ------------------------------------------------
 
 
-async def team_id_of(session: AsyncSession, principal: Principal, name_or_id: str) -> str:
-    """The id of the team named (or with the id) ``name_or_id``, among the teams ``principal`` sees.
-
-    Raises:
-        NotFound: no such team, or one the principal may not see.
-    """
-    return (await visible_team(session, principal, name_or_id)).id
-
-
 async def new_owner(
     session: AsyncSession, principal: Principal, permission: str, team: str | None, visibility: str | None
 ) -> tuple[str, str]:
@@ -80,8 +71,7 @@ async def new_owner(
         PermissionDenied: the principal lacks ``permission`` in that team.
     """
     chosen = check_visibility(visibility) or "team"
-    team_id = await team_id_of(session, principal, team) if team else None
-    return owner_team(principal, permission, team_id), chosen
+    return await placed_in(session, principal, permission, team), chosen
 
 
 async def moved_to(
@@ -90,5 +80,5 @@ async def moved_to(
     """The team an object of ``current`` moves to when ``team`` is asked (``permission`` needed there)."""
     if team is None:
         return current
-    target = await team_id_of(session, principal, team)
+    target = (await visible_team(session, principal, team)).id
     return current if target == current else owner_team(principal, permission, target)

@@ -25,7 +25,7 @@ from hub.principal import Principal
 from hub.teams import audit, owned
 from hub.teams.lookup import member_counts as member_counts  # re-exported: the tools find them here
 from hub.teams.lookup import resolve_team as resolve_team
-from hub.teams.policy import DEFAULT_TEAM_ID
+from hub.teams.policy import DEFAULT_TEAM_ID, owner_team
 from hub.teams.roles import check_role
 
 if TYPE_CHECKING:
@@ -54,6 +54,26 @@ async def visible_team(session: AsyncSession, principal: Principal, name_or_id: 
     if not sees_team(principal, team.id):
         raise NotFound(f"No team named {name_or_id!r}. List the teams you can see with team_list (or whoami).")
     return team
+
+
+async def team_id_of(session: AsyncSession, principal: Principal, team: str | None) -> str | None:
+    """The id of the team named (or with the id) ``team``, among those ``principal`` sees; None stays None.
+
+    Raises:
+        NotFound: no such team, or one the principal may not see.
+    """
+    return (await visible_team(session, principal, team)).id if team else None
+
+
+async def placed_in(session: AsyncSession, principal: Principal, permission: str, team: str | None) -> str:
+    """The id of the team a new object goes to: ``team`` (a name or id) if given, else the one
+    :func:`hub.teams.policy.owner_team` picks.
+
+    Raises:
+        NotFound: no such team (or one the principal cannot see).
+        PermissionDenied: the principal lacks ``permission`` there.
+    """
+    return owner_team(principal, permission, await team_id_of(session, principal, team))
 
 
 async def managed_team(session: AsyncSession, principal: Principal, name_or_id: str) -> Team:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hub.db.models import User
+from hub import accounts
+from hub.db.models import ApiToken, User
 from hub.errors import InvalidArguments, PermissionDenied
 from hub.teams.grants import role_permissions, user_grants
 from hub.teams.lookup import resolve_team
@@ -116,3 +118,40 @@ def _holds(
     if permission in platform and permission not in PLATFORM_ONLY:
         return True
     return any(permission in granted.get(team, frozenset()) for team in team_ids)
+
+
+async def issue_token(
+    session: AsyncSession,
+    *,
+    username: str,
+    name: str,
+    role: str | None,
+    teams: list[str] | None,
+    permissions: list[str] | None,
+    tool_patterns: list[str] | None,
+    expires_in_days: int | None,
+    note: str | None,
+    actor: str,
+) -> tuple[ApiToken, str]:
+    """A new API token of ``username`` (the row and the value, shown once), its scope checked first by
+    :func:`check_scope`: the ``token_create`` tool and ``goosuke token create`` both issue through here.
+
+    Raises:
+        NotFound: no such user or team. InvalidArguments, PermissionDenied: see :func:`check_scope`;
+            nothing is written.
+    """
+    owner = await accounts.token_owner(session, username)
+    scope = await check_scope(session, owner, role, teams, permissions, tool_patterns)
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    return await accounts.create_token(
+        session,
+        name,
+        scope.role,
+        user_id=owner.id,
+        expires_at=expires,
+        actor=actor,
+        team_ids=scope.team_ids,
+        permissions=scope.permissions,
+        tool_patterns=scope.tool_patterns,
+        note=note,
+    )

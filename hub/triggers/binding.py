@@ -13,7 +13,7 @@ from hub.principal import Principal
 from hub.teams import policy
 from hub.templates import store as templates
 from hub.templates.definition import coerce
-from hub.triggers.ownership import default_team, placement, team_sees
+from hub.triggers.ownership import placement, team_sees
 
 
 async def check_template(
@@ -101,7 +101,7 @@ async def action_team(db: Database, principal: Principal, template: str, team: s
             and team_sees(candidate, principal.name, "templates.run", row)
         ):
             return candidate
-    return default_team(principal, "triggers.manage")
+    return policy.owner_team(principal, "triggers.manage", None)
 
 
 def _sees(principal: Principal, row: TaskTemplate) -> bool:

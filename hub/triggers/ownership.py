@@ -12,13 +12,14 @@ from hub.db import Database
 from hub.principal import Grants, Principal, Role
 from hub.teams import policy
 from hub.teams import service as teams_service
-from hub.teams.service import visible_team
+from hub.teams.service import placed_in
 
 
 async def placement(
     db: Database, principal: Principal, permission: str, team: str | None, visibility: str | None, default: str
 ) -> tuple[str, str]:
-    """The team id and visibility of a new object: ``team`` (a name or id) or :func:`default_team`,
+    """The team id and visibility of a new object: ``team`` (a name or id) or the caller's default
+    (:func:`hub.teams.service.placed_in`),
     ``visibility`` or ``default``.
 
     Raises:
@@ -27,16 +28,8 @@ async def placement(
         PermissionDenied: the principal lacks ``permission`` in that team.
     """
     chosen = policy.check_visibility(visibility) or default
-    if team is None:
-        return default_team(principal, permission), chosen
     async with db.session() as session:
-        team_id = (await visible_team(session, principal, team)).id
-    return policy.owner_team(principal, permission, team_id), chosen
-
-
-def default_team(principal: Principal, permission: str) -> str:
-    """The team a new trigger goes to when none is named (:func:`hub.teams.policy.owner_team`)."""
-    return policy.owner_team(principal, permission, None)
+        return await placed_in(session, principal, permission, team), chosen
 
 
 async def team_names(db: Database, ids: Iterable[str | None]) -> dict[str, str]:

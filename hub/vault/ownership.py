@@ -11,39 +11,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from hub.db.models import RunnerRow
 from hub.errors import Conflict, InvalidArguments
 from hub.principal import Principal
-from hub.teams.policy import DEFAULT_TEAM_ID, can_see, check_visibility, owner_team, require_change
+from hub.teams.policy import DEFAULT_TEAM_ID, can_see, check_visibility, require_change
 from hub.teams.service import team_names as team_names  # re-exported for this domain
-from hub.teams.service import visible_team
 
 if TYPE_CHECKING:
     from hub.context import AppContext
     from hub.vault.service import Vault
 
 SECRET_VISIBILITIES = ("private", "team")
-
-
-async def team_id_of(session: AsyncSession, principal: Principal, team: str | None) -> str | None:
-    """The id of the team named (or with the id) ``team``; None stays None (the caller's own team).
-
-    Raises:
-        NotFound: no such team, or one ``principal`` may not see.
-    """
-    return (await visible_team(session, principal, team)).id if team else None
-
-
-async def chosen_team(session: AsyncSession, principal: Principal, permission: str, team: str | None) -> str:
-    """The id of the team a new object goes to: ``team`` (a name or id) if given, else the principal's own.
-
-    Raises:
-        NotFound: no such team.
-        PermissionDenied: the principal lacks ``permission`` there.
-    """
-    return owner_team(principal, permission, await team_id_of(session, principal, team))
 
 
 def secret_visibility(value: str | None) -> str | None:

@@ -3,25 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from tests.conftest import LiveHub
 from tests.extension_support import call, call_error, stdio_test_server
-from tests.teams_support import make_team, make_user
+from tests.teams_support import client, make_team, make_user
 
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def client(hub: LiveHub, token: str) -> AsyncIterator[Client]:
-    async with hub.http(token) as http, Client(streamable_http_client(f"{hub.url}/mcp", http_client=http)) as mcp:
-        yield mcp
 
 
 async def two_teams(hub: LiveHub) -> dict[str, str]:

@@ -3,13 +3,9 @@ setter's, none is public, and an extension or runner gets only secrets of the te
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
 from hub.db.models import RunnerRow
 from hub.errors import NotFound
@@ -18,15 +14,9 @@ from hub.vault.ownership import runner_secret
 from hub.vault.service import Vault
 from tests.conftest import LiveHub
 from tests.extension_support import call, call_error, stdio_test_server
-from tests.teams_support import make_team, make_user
+from tests.teams_support import client, make_team, make_user
 
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def client(hub: LiveHub, token: str) -> AsyncIterator[Client]:
-    async with hub.http(token) as http, Client(streamable_http_client(f"{hub.url}/mcp", http_client=http)) as mcp:
-        yield mcp
 
 
 async def setup(hub: LiveHub) -> dict[str, str]:
