@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -22,6 +23,15 @@ from hub.settings_oidc import OidcSettings, OidcTeamRole, split_csv
 __all__ = ["OidcTeamRole", "Settings"]
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost"}
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"  # the vault's names (hub.vault.service.SECRET_NAME)
+
+
+def secret_name_like(name: str) -> str:
+    """A name the vault accepts that is close to ``name`` (``discord.bot_token`` -> ``DISCORD_BOT_TOKEN``)."""
+    fixed = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", name)).strip("_").upper() or "SECRET"
+    return (f"SECRET_{fixed}" if fixed[0].isdigit() else fixed)[:128]
+
+
 # Variables an extension's child process inherits from the hub (the rest of the hub's environment
 # never reaches it); GOOSUKE_EXTENSION_ENV_PASSTHROUGH replaces this list.
 CHILD_ENV_PASSTHROUGH = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "SHELL", "TERM", "TZ"]
@@ -328,6 +338,17 @@ class Settings(OidcSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (HS256 needs a 256-bit key); or leave it unset")
         return value
+
+    @field_validator("discord_token_secret", "oidc_client_secret_name")
+    @classmethod
+    def _secret_name(cls, value: str | None) -> str | None:
+        if value and not re.match(SECRET_NAME_PATTERN, value):
+            raise ValueError(
+                f"{value[:64]!r} is not a vault secret name (letters, digits and _, not starting with a digit, at "
+                f"most 128 characters): store the value with secret_set (name={secret_name_like(value)!r}) and "
+                "set this to that name"
+            )
+        return value or None
 
     @field_validator("webhook_rate_limit", "webhook_failure_rate_limit")
     @classmethod

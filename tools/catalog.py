@@ -104,8 +104,9 @@ class RecommendArgs(Arguments):
     limit: int = Field(default=5, ge=1, le=20)
     refine: bool | None = Field(
         default=None,
-        description="Let the openai agent re-rank (the recommend-extensions template): true, false, or unset "
-        "for 'when an OpenAI-compatible endpoint is configured'. Any failure falls back to the offline ranking.",
+        description="Let the default runner's model re-rank (the recommend-extensions template): true, false, or "
+        "unset for 'when a model is configured' (a default runner, e.g. from `goosuke setup`, or the "
+        "GOOSUKE_OPENAI_* settings). Any failure falls back to the offline ranking.",
     )
 
 
@@ -226,7 +227,7 @@ async def extension_recommend(call: Call, args: RecommendArgs) -> Recommendation
     offline = "offline keyword ranking (3 per keyword, 2 per name, 1 per description word)"
     method, execution_id = offline, None
     ranked = [(m.entry, m.score, _why(m)) for m in matches]
-    refine, reason = _recommend.wanted(call, args.refine)
+    refine, reason = await _recommend.wanted(call, args.refine)
     if refine:
         refined = await _recommend.refine(call, text, entries, args.limit)
         execution_id = refined.execution_id

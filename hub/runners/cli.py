@@ -40,8 +40,11 @@ def run_setup(args: argparse.Namespace, settings: Settings) -> None:
                 print("nothing changed")
                 return
         await setup.check_owner(db, choice)  # before the request: another team's runner or secret is refused
-        print(f"checking {choice.model} at {choice.base_url} with one request...")
         try:
+            if choice.provider == "goose":  # the binary the hub runs, before the provider is asked
+                print(f"checking Goose ({settings.goose_bin})...")
+                print(f"found Goose {await setup.check_goose(settings)}")
+            print(f"checking {choice.model} at {choice.base_url} with one request...")
             answer = await setup.check(choice)
         except setup.SetupCheckFailed as exc:
             print(f"goosuke: the check failed, nothing was saved. {exc.message}", file=sys.stderr)

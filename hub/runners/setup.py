@@ -2,8 +2,9 @@
 
 Providers: any OpenAI-compatible endpoint (``openai``, a local ``ollama`` or ``vllm``, or ``compatible``
 with its own URL) runs on the ``openai`` agent; ``goose`` runs Goose with its ``openai`` or ``ollama``
-provider on such an endpoint. The check is one tiny chat completion ("Reply with OK"); nothing is saved
-when it fails. On success the key goes into the vault (``RUNNER_<NAME>_API_KEY``), the runner is created
+provider on such an endpoint. The check is one tiny chat completion ("Reply with OK"), and for ``goose``
+first ``goose --version`` of the binary the hub runs (``GOOSUKE_GOOSE_BIN``); nothing is saved when either
+fails. On success the key goes into the vault (``RUNNER_<NAME>_API_KEY``), the runner is created
 or replaced, and it becomes the default runner (the built-in templates run on it). Both belong to the
 hub itself: the ``default`` team, visibility ``team`` (where migration 0013 put everything from before
 teams). A runner or secret of that name in another team is refused, before the check; nothing is moved.
@@ -11,6 +12,7 @@ teams). A runner or secret of that name in another team is refused, before the c
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import re
@@ -25,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub.db import Database
 from hub.db.models import RunnerRow, Secret
+from hub.engine.process import child_environment, which
 from hub.errors import GoosukeError
 from hub.runners import store
 from hub.runners.model import BUILTIN_RUNNER_NAMES, RunnerDefinition
@@ -46,6 +49,11 @@ NEEDS_KEY = {"openai"}
 CHECK_TIMEOUT = 60.0  # seconds for the one check request (a local model may load first)
 MAX_BODY = 64 * 1024  # bytes of the check's answer read
 ACTOR = "cli"
+GOOSE_VERSION_TIMEOUT = 30.0  # seconds for `goose --version`
+GOOSE_INSTALL = (
+    "Install Goose (`npm install --prefix DIR @aaif/goose-binary-linux-x64@1.52.0`, or `bash .ci/tools.sh` in a "
+    "checkout) and set GOOSUKE_GOOSE_BIN to the binary's path (for setup and for the hub), then run setup again."
+)
 TEAM, VISIBILITY = DEFAULT_TEAM_ID, "team"  # what setup makes is the hub's own
 
 
@@ -225,6 +233,43 @@ async def check(choice: Choice) -> str:
         raise SetupCheckFailed(
             f"{choice.base_url} answered, but not with an OpenAI chat completion; check --base-url (…/v1)."
         ) from None
+
+
+async def check_goose(settings: Settings) -> str:
+    """Run the Goose binary the hub would run (``GOOSUKE_GOOSE_BIN``, found as the goose agent finds it) with
+    ``--version``; return what it printed.
+
+    Raises:
+        SetupCheckFailed: no such binary, or it does not run (its status and last line, and how to fix it).
+    """
+    env = child_environment(settings)
+    binary = which(settings.goose_bin, env)
+    if binary is None:
+        raise SetupCheckFailed(f"The Goose binary was not found ({settings.goose_bin!r}). {GOOSE_INSTALL}")
+    try:
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            "--version",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+    except OSError as exc:
+        raise SetupCheckFailed(f"{binary} cannot be started ({exc.strerror or exc}). {GOOSE_INSTALL}") from None
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), GOOSE_VERSION_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise SetupCheckFailed(
+            f"`{binary} --version` did not finish within {GOOSE_VERSION_TIMEOUT:g} s. {GOOSE_INSTALL}"
+        ) from None
+    lines = [line.strip() for line in output.decode("utf-8", "replace").splitlines() if line.strip()]
+    if process.returncode != 0:
+        last = lines[-1][:300] if lines else "no output"
+        raise SetupCheckFailed(f"`{binary} --version` exited with status {process.returncode}: {last}. {GOOSE_INSTALL}")
+    return lines[-1][:100] if lines else "(no version printed)"
 
 
 async def exists(db: Database, name: str) -> bool:

@@ -26,6 +26,7 @@ from hub.clock import UtcDatetime
 from hub.db.models import Secret
 from hub.errors import ConfigError, InvalidArguments, NotFound
 from hub.principal import Principal
+from hub.settings import SECRET_NAME_PATTERN, secret_name_like
 from hub.teams.policy import DEFAULT_TEAM_ID, owner_team, require_change, require_see, visible
 from hub.vault.ownership import may_replace, secret_visibility, team_names, usable_by
 from hub.vault.rotation import ROTATE_BATCH, RotationReport, rotate
@@ -45,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger("goosuke.vault")
 
-SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 MAX_SECRET_BYTES = 64 * 1024
 
 
@@ -88,6 +89,34 @@ def check_name(name: str) -> None:
             "not starting with a digit (e.g. GITHUB_TOKEN).",
             errors=[{"field": "name", "message": "must match [A-Za-z_][A-Za-z0-9_]*", "type": "pattern"}],
         )
+
+
+def store_advice(names: Iterable[str]) -> str:
+    """``secret_set (name=...)`` for each name, with a name it accepts: one that is not a secret name (a
+    setting's or an extension's typo) becomes the closest valid one, and the message says to rename the
+    reference as well."""
+    parts, renamed = [], []
+    for name in names:
+        fixed = name if SECRET_NAME.match(name) else secret_name_like(name)
+        parts.append(f"secret_set (name={fixed!r})")
+        if fixed != name:
+            renamed.append(f"{name[:64]!r} to {fixed!r}")
+    advice = " and ".join(parts)
+    if renamed:
+        advice += (
+            f", then rename {', '.join(renamed)} where it is named (a secret name has letters, digits and _, "
+            "does not start with a digit and has at most 128 characters)"
+        )
+    return advice
+
+
+def _missing(name: str, scope: str) -> NotFound:
+    if scope != "env":  # the hub's own (a webhook's signing secret): not one a user stores
+        return NotFound(
+            f"No {scope} secret named {name[:64]!r}: the hub stores it itself when the {scope} is made. Give the "
+            f"{scope} a new one ({scope}_rotate_secret) or make it again."
+        )
+    return NotFound(f"No secret named {name[:64]!r}. Store it with {store_advice([name])}.")
 
 
 class Vault(VaultKeys):
@@ -176,7 +205,7 @@ class Vault(VaultKeys):
         async with self.db.session() as session:
             row = await session.scalar(select(Secret).where(Secret.scope == scope, Secret.name == name))
         if row is None:
-            raise NotFound(f"No secret named {name!r}. Store it with secret_set (name={name!r}).")
+            raise _missing(name, scope)
         value = self.unseal(row)
         self._remember(scope, name, value)
         return value
@@ -213,8 +242,16 @@ class Vault(VaultKeys):
                 "to another team, or are private to another user)"
             )
         if problems:
-            where = f" in team {label!r}" if foreign else ""
-            raise NotFound(f"{'; '.join(problems)}. Store each with secret_set{where} before starting {what}.")
+            advice = []
+            if missing:
+                where = f" in team {label!r}" if foreign else ""
+                advice.append(f"Store {'it' if len(missing) == 1 else 'them'} with {store_advice(missing)}{where}")
+            if foreign:
+                advice.append(
+                    f"Move {', '.join(foreign)} to team {label!r} (team_transfer), or store a value of that team's "
+                    "own under another name and name that one instead"
+                )
+            raise NotFound(f"{'; '.join(problems)}. {'; '.join(advice)} before starting {what}.")
         for name, value in found.items():
             self._remember(scope, name, value)
         return found

@@ -14,7 +14,7 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 from harness import REPO
-from harness.processes import hub_env, serving
+from harness.processes import free_port, hub_env, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -100,3 +100,64 @@ async def test_stdio_hubs_starting_beside_serve_never_touch_its_runs(tmp_path: P
         assert served.count(f"Execution {execution_id} of holder started (trigger api") == 1
         assert served.count(f"Execution {execution_id} of holder ended succeeded after ") == 1
     assert str(tmp_path / "release-") not in served
+
+
+SECOND_SERVE_RUNS = 4
+
+
+async def test_a_second_serve_on_the_same_folder_starts_and_stops_beside_runs_in_flight(
+    tmp_path: Path, port: int
+) -> None:
+    data = tmp_path / "data"
+    env = hub_env(data, GOOSUKE_AUTH="none", GOOSUKE_MAX_CONCURRENT_EXECUTIONS="8")
+    first_log, second_log = tmp_path / "serve-a.log", tmp_path / "serve-b.log"
+    releases = [tmp_path / f"release-{n}" for n in range(SECOND_SERVE_RUNS)]
+    with serving(env, port, log=first_log):
+        async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            # the command agent on a runner an admin made (the local owner is one with GOOSUKE_AUTH=none)
+            await call(http, "runner_create", name="holder", agent="command", argv=["sh", "-c", HOLD])
+            await call(
+                http,
+                "template_create",
+                name="holder",
+                title="Holds until released",
+                prompt="{{ release }}",
+                parameters=[{"key": "release", "requirement": "required"}],
+                agent="command",
+                runner="holder",
+            )
+            submitted = [
+                (await call(http, "template_run", name="holder", params={"release": str(release)}))["id"]
+                for release in releases
+            ]
+            for execution_id in submitted:
+                await wait_for(http, execution_id, {"running"})
+            second = free_port()
+            with serving(env, second, log=second_log):  # serve B: same data folder, another port
+                async with httpx2.AsyncClient(base_url=f"http://127.0.0.1:{second}", timeout=30) as other:
+                    seen = [await call(other, "execution_get", id=execution_id) for execution_id in submitted]
+                    assert [info["status"] for info in seen] == ["running"] * SECOND_SERVE_RUNS
+                    assert (await other.get("/readyz")).status_code == 200
+            # B has stopped; A's runs are still in flight, then released
+            still = [await call(http, "execution_get", id=execution_id) for execution_id in submitted]
+            assert [info["status"] for info in still] == ["running"] * SECOND_SERVE_RUNS
+            for release in releases:
+                release.touch()
+            finals = [
+                await wait_for(http, execution_id, {"succeeded", "failed", "interrupted", "timed_out", "cancelled"})
+                for execution_id in submitted
+            ]
+            listed = await call(http, "execution_list", template="holder", limit=100)
+    assert [(info["status"], info["output"]) for info in finals] == [("succeeded", "started\ndone")] * len(finals), [
+        (info["status"], info.get("error")) for info in finals
+    ]
+    assert listed["total"] == SECOND_SERVE_RUNS, "no run was interrupted and requeued as a retry"
+    for log in (first_log, second_log):
+        text = log.read_text()
+        for sign in ("Traceback", "Killed the leftover", "Recovered", "taken over", "finished elsewhere"):
+            assert sign not in text, f"{log.name}:\n{text}"
+    served, beside = first_log.read_text(), second_log.read_text()
+    for execution_id in submitted:  # A started and ended each run once; B never ran one
+        assert served.count(f"Execution {execution_id} of holder started (trigger api") == 1
+        assert served.count(f"Execution {execution_id} of holder ended succeeded after ") == 1
+        assert f"Execution {execution_id}" not in beside

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from harness.doubles.llm import LLMDouble, Say
 from harness.processes import GOOSUKE, REPO, hub_env
+from harness.tools import tool_path
 from hub.db import Database
 from hub.db.models import AuditEvent, RunnerRow, Secret
 from hub.principal import Role
@@ -30,12 +31,16 @@ from tests.teams_support import make_team
 pytestmark = pytest.mark.anyio
 
 KEY = "sk-setup-test-key-0123456789"
+GOOSE = {"GOOSUKE_GOOSE_BIN": str(tool_path("GOOSUKE_GOOSE_BIN"))}  # the real Goose (.ci/tools.sh)
 TRANSCRIPT = "12:01 ana: we ship on Friday\n12:02 bo: I write the notes"
 
 
-async def setup_cli(settings: Settings, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """The real `goosuke setup` on the test's data folder and database (in a thread: the double shares our loop)."""
-    env = hub_env(settings.data_dir, settings.database_url)
+async def setup_cli(
+    settings: Settings, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `goosuke setup` on the test's data folder and database (in a thread: the double shares our loop),
+    with ``env`` added to its environment."""
+    env = hub_env(settings.data_dir, settings.database_url, **(env or {}))
     return await asyncio.to_thread(
         subprocess.run,
         [*GOOSUKE, "setup", *args],
@@ -163,7 +168,7 @@ async def test_an_explicit_agent_keeps_its_builtin_runner_and_goose_setup_reache
         flags = ("--provider", "goose", "--base-url", llm.base_url, "--model", "fake-model", "--name", "g")
         done = await setup_cli(settings, *flags)
         assert done.returncode == 2 and "API key" in done.stderr  # Goose's openai provider needs a key
-        done = await setup_cli(settings, *flags, "--api-key-stdin", stdin=KEY + "\n")
+        done = await setup_cli(settings, *flags, "--api-key-stdin", stdin=KEY + "\n", env=GOOSE)
         assert done.returncode == 0, done.stderr
     row = (await runners(live_hub))["g"]
     assert row.is_default and row.agent == "goose" and row.config["provider"] == "openai"
@@ -183,6 +188,59 @@ async def test_an_explicit_agent_keeps_its_builtin_runner_and_goose_setup_reache
     host, port = llm.url.removeprefix("http://").split(":")
     assert env["OPENAI_HOST"] == f"http://{host}:{port}" and env["OPENAI_BASE_PATH"] == "v1/chat/completions"
     assert env["OPENAI_API_KEY"] == KEY
+
+
+async def test_goose_setup_without_a_working_goose_binary_says_how_to_get_one_and_saves_nothing(
+    live_hub: LiveHub, settings: Settings, tmp_path: Path
+) -> None:
+    broken = tmp_path / "goose"
+    broken.write_text("#!/bin/sh\necho 'goose: cannot load its libraries' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    async with LLMDouble([Say("OK")]) as llm:
+        flags = ("--provider", "goose", "--goose-provider", "ollama", "--base-url", llm.base_url, "--model", "m")
+        missing = await setup_cli(settings, *flags, env={"GOOSUKE_GOOSE_BIN": str(tmp_path / "no-goose-here")})
+        assert missing.returncode == 1, missing.stdout + missing.stderr
+        text = missing.stderr
+        assert "nothing was saved" in text and "Goose binary was not found" in text and "no-goose-here" in text
+        assert "GOOSUKE_GOOSE_BIN" in text and "@aaif/goose-binary" in text and "Traceback" not in text
+        failing = await setup_cli(settings, *flags, env={"GOOSUKE_GOOSE_BIN": str(broken)})
+        assert failing.returncode == 1, failing.stdout + failing.stderr
+        text = failing.stderr
+        assert "nothing was saved" in text and "--version" in text and "status 3" in text
+        assert "cannot load its libraries" in text and "GOOSUKE_GOOSE_BIN" in text
+        assert llm.authorizations == []  # Goose is checked before the provider is asked
+    assert await runners(live_hub) == {}
+
+
+@pytest.fixture
+def goose_hub_settings(settings: Settings) -> Settings:
+    """The hub's goose agent on the real binary (before the hub starts); the provider comes from the runner."""
+    settings.goose_bin = GOOSE["GOOSUKE_GOOSE_BIN"]
+    settings.execution_kill_grace = 1.0
+    return settings
+
+
+async def test_goose_setup_with_the_real_goose_then_a_builtin_runs_on_the_default_runner_it_made(
+    goose_hub_settings: Settings, live_hub: LiveHub
+) -> None:
+    settings = goose_hub_settings
+    async with LLMDouble([Say("OK"), Say("## Summary\nWe ship on Friday.")], api_key=KEY) as llm:
+        flags = ("--provider", "goose", "--goose-provider", "openai", "--base-url", llm.base_url)
+        done = await setup_cli(
+            settings, *flags, "--model", "fake-model", "--api-key-stdin", stdin=KEY + "\n", env=GOOSE
+        )
+        assert done.returncode == 0, done.stderr
+        assert "1.52" in done.stdout and "default runner" in done.stdout  # the Goose it found, by its version
+        assert llm.authorizations == [f"Bearer {KEY}"]  # one check request to the provider
+        row = (await runners(live_hub))["default"]
+        assert row.is_default and row.agent == "goose" and row.config["provider"] == "openai"
+        async with client_for(live_hub, Role.operator) as op:
+            run = await call(op, "template_run", name="meeting-summary", params={"transcript": TRANSCRIPT}, wait=120)
+        assert run["status"] == "succeeded", run["error"]
+        assert run["agent"] == "goose" and "We ship on Friday." in run["output"]
+        # the real Goose asked the double, with the runner's model and the key setup put in the vault
+        assert llm.turns[-1].body["model"] == "fake-model" and "ana: we ship" in str(llm.turns[-1].messages)
+        assert set(llm.authorizations) == {f"Bearer {KEY}"}
 
 
 async def test_migration_0011_drops_hub_settings_and_their_secrets(empty_database_url: str) -> None:
