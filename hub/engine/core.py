@@ -41,6 +41,7 @@ from hub.runners import access
 from hub.teams.policy import DEFAULT_TEAM_ID, check_visibility
 from hub.templates.preview import RunPreview
 from hub.templates.preview import prepare as prepare_template
+from hub.vault.service import Vault
 
 if TYPE_CHECKING:
     from hub.context import AppContext
@@ -194,6 +195,11 @@ class Engine:
             timeout = min(timeout, options.max_timeout)
         now = utcnow()
         owner = owner or Ownership()
+        params, prompt, instructions = preview.params, preview.prompt, preview.instructions
+        vault = self.app.services.find(Vault)
+        if vault is not None and vault.has_values:  # a known secret in a parameter is stored, run and shown masked
+            params, prompt = vault.scrub_data(params), vault.scrub(prompt)
+            instructions = vault.scrub(instructions) if instructions else instructions
         row = Execution(
             id=new_id(),
             team_id=owner.team_id or preview.team_id or DEFAULT_TEAM_ID,
@@ -207,9 +213,9 @@ class Engine:
             trigger_actor=trigger.actor,
             trigger_ref=trigger.ref,
             run_role=trigger.role.value,
-            params=preview.params,
-            prompt=preview.prompt,
-            instructions=preview.instructions,
+            params=params,
+            prompt=prompt,
+            instructions=instructions,
             extensions=preview.extensions,
             agent_settings=options.model_dump(mode="json"),
             timeout_seconds=timeout,

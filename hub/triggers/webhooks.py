@@ -7,9 +7,10 @@ Authentication, per hook:
   that is not a finite number within the tolerance of now is refused, so a captured request cannot be
   replayed later;
 - ``token``: ``Authorization: Bearer <secret>`` or ``X-Goosuke-Token: <secret>``.
-The signature is checked first: only a signed delivery counts against the hook's rate limit, while
-refused ones have their own limit per client address (``webhook_failure_rate_limit``). A signature is
-accepted once (``hub.triggers.replays``), so a replay with another idempotency header starts no run.
+The order is: signature (and, in ``hmac`` mode, freshness), replay check, then the hook's rate limit, so
+only a signed, first-seen delivery counts against the limit; refused ones have their own limit per client
+address (``webhook_failure_rate_limit``). A signature is accepted once (``hub.triggers.replays``), so a
+replay with another idempotency header starts no run and uses up none of the sender's quota.
 The payload (at most 64 levels deep) is mapped to template parameters by JSON pointers (RFC 6901). An
 idempotency key (a header such as ``X-GitHub-Delivery`` or a payload field) makes a redelivery return
 the first execution instead of creating a second. Answers: 202 with the execution id, 200 for a
@@ -225,30 +226,8 @@ class Webhooks:
             await self.actions.record(action, "rejected", detail=exc.message, status_code=401, actor="webhook")
             self.app.metrics.webhook_refused.labels(reason="auth").inc()
             return problem(401, exc.title, exc.message)
-        rate = action.config.get("rate_limit") or self.app.settings.webhook_rate_limit
-        limited = self._limited(rate, action.id, "deliveries")
-        if limited is not None:
-            return limited
-        try:
-            payload = jsonlimits.loads(body) if body.strip() else {}
-        except BadRequest as exc:
-            await self.actions.record(action, "invalid", detail=exc.message, status_code=400)
-            self.app.metrics.webhook_refused.labels(reason="invalid").inc()
-            return problem(400, "Bad request", f"The body must be JSON: {exc.message}", exc.errors)
-        key = self._idempotency_key(action, request, payload)
-        params = map_payload(payload, action.mapping)
-        delivery = request.headers.get("x-github-delivery") or key or "delivery"
-        trigger = Trigger(kind="webhook", actor=f"webhook:{action.name}", ref=f"{action.name}/{delivery}"[:500])
-        try:
-            preview = await self.actions.engine.prepare(action.template, {**action.params, **params})
-        except InvalidArguments as exc:
-            await self.actions.record(action, "invalid", detail=exc.message, status_code=422)
-            return problem(422, exc.title, f"The payload does not fill the template: {exc.message}", exc.errors)
-        except GoosukeError as exc:
-            await self.actions.record(action, "failed", detail=exc.message, status_code=exc.status)
-            return problem(exc.status, exc.title, exc.message)
         claim = await self.replays.claim(action, mode, request.headers)
-        if claim is not None and claim.replay:
+        if claim is not None and claim.replay:  # before the limit: a replay must not use up the sender's quota
             self.app.metrics.webhook_refused.labels(reason="replay").inc()
             return JSONResponse(
                 {
@@ -257,24 +236,56 @@ class Webhooks:
                     "detail": "Already received: this signature was accepted before (a replay).",
                 }
             )
+        execution_id: str | None = None
+        try:
+            response, execution_id = await self._deliver(action, request, body)
+        finally:  # a delivery that started no run gives its signature back, so the sender can retry
+            await self.replays.settle(claim, execution_id)
+        return response
+
+    async def _deliver(self, action: Action, request: Request, body: bytes) -> tuple[Response, str | None]:
+        """A signed, fresh, first-seen delivery: count it against the hook's limit, map it and fire.
+        Returns the answer and the execution it started or found (None when it started none)."""
+        rate = action.config.get("rate_limit") or self.app.settings.webhook_rate_limit
+        limited = self._limited(rate, action.id, "deliveries")
+        if limited is not None:
+            return limited, None
+        try:
+            payload = jsonlimits.loads(body) if body.strip() else {}
+        except BadRequest as exc:
+            await self.actions.record(action, "invalid", detail=exc.message, status_code=400)
+            self.app.metrics.webhook_refused.labels(reason="invalid").inc()
+            return problem(400, "Bad request", f"The body must be JSON: {exc.message}", exc.errors), None
+        key = self._idempotency_key(action, request, payload)
+        params = map_payload(payload, action.mapping)
+        delivery = request.headers.get("x-github-delivery") or key or "delivery"
+        trigger = Trigger(kind="webhook", actor=f"webhook:{action.name}", ref=f"{action.name}/{delivery}"[:500])
+        try:
+            preview = await self.actions.engine.prepare(action.template, {**action.params, **params})
+        except InvalidArguments as exc:
+            await self.actions.record(action, "invalid", detail=exc.message, status_code=422)
+            return problem(422, exc.title, f"The payload does not fill the template: {exc.message}", exc.errors), None
+        except GoosukeError as exc:
+            await self.actions.record(action, "failed", detail=exc.message, status_code=exc.status)
+            return problem(exc.status, exc.title, exc.message), None
         result = await self.actions.fire(
             action, params=params, trigger=trigger, slot=key, status_code=202, preview=preview
         )
-        await self.replays.settle(claim, result.execution.id if result.execution else None)
+        execution_id = result.execution.id if result.execution else None
         if result.duplicate:
             return JSONResponse(
                 {
-                    "execution_id": result.execution.id if result.execution else None,
+                    "execution_id": execution_id,
                     "duplicate": True,
                     "detail": "Already received: this delivery was processed before.",
                 }
-            )
+            ), execution_id
         if result.execution is None:
-            return problem(422, "Not started", result.detail or "The execution could not be created.")
+            return problem(422, "Not started", result.detail or "The execution could not be created."), None
         return JSONResponse(
             {"execution_id": result.execution.id, "status": result.execution.status, "duplicate": False},
             status_code=202,
-        )
+        ), execution_id
 
     def _limited(self, rate: str, key: str, what: str) -> Response | None:
         """A 429 when ``key`` is over ``rate`` (counting this request), else None."""

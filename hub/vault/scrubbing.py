@@ -87,8 +87,9 @@ class Scrubber:
 def configured_secrets(settings: Settings) -> Iterator[tuple[str, str]]:
     """``(name, value)`` of every secret the hub was configured with: each ``SecretStr`` setting
     (``GOOSUKE_OPENAI_API_KEY``, ``GOOSUKE_DISCORD_TOKEN``, ``GOOSUKE_JWT_SECRET``, each key of
-    ``GOOSUKE_VAULT_KEY``...), the password in ``GOOSUKE_DATABASE_URL``, the ``jwt.key`` file, and the
-    key-like entries (:data:`SECRET_NAME`) of ``GOOSUKE_GOOSE_ENV`` and of the extensions' environment."""
+    ``GOOSUKE_VAULT_KEY``...), the password in ``GOOSUKE_DATABASE_URL``, the ``jwt.key`` and ``admin.token``
+    files, and the key-like entries (:data:`SECRET_NAME`) of ``GOOSUKE_GOOSE_ENV`` and of the extensions'
+    environment."""
     for field in type(settings).model_fields:
         value = getattr(settings, field)
         if isinstance(value, SecretStr):
@@ -104,11 +105,13 @@ def configured_secrets(settings: Settings) -> Iterator[tuple[str, str]]:
             password = None
         if password:
             yield "GOOSUKE_DATABASE_URL", password
-    jwt_file = settings.data_dir / "jwt.key"
-    try:
-        yield "jwt.key", jwt_file.read_text().strip()
-    except OSError:
-        pass
+    for key_file in ("jwt.key", "admin.token"):  # the signing key; the first-start admin token (hub.app)
+        try:
+            value = (settings.data_dir / key_file).read_text().strip()
+        except OSError:
+            continue
+        if value:
+            yield key_file, value
     for source, env in (("GOOSUKE_GOOSE_ENV", settings.goose_env), ("", settings.extension_environment)):
         for name, value in env.items():
             if SECRET_NAME.search(name) and value:

@@ -41,6 +41,36 @@ async def test_unsigned_requests_do_not_use_up_the_signed_senders_rate_limit(liv
     assert signed.status_code == 202, signed.text
 
 
+async def test_replays_do_not_use_up_the_hooks_rate_limit(live_hub: LiveHub) -> None:
+    # order: signature, freshness, replay check, then the hook's limit; one captured delivery replayed
+    # many times used to take the real sender's quota
+    await _hub_with_template(live_hub)
+    secret = (await _create(live_hub, rate_limit="2/minute"))["secret"]
+
+    def signed(number: int) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps({**ISSUE, "delivery": number}).encode()
+        return body, {"X-Hub-Signature-256": sign_github(secret, body), "X-GitHub-Delivery": f"d-{number}"}
+
+    async with live_hub.http() as http:
+        first = await http.post("/hooks/gh", content=signed(1)[0], headers=signed(1)[1])
+        body, headers = signed(1)
+        replays = [
+            await http.post("/hooks/gh", content=body, headers={**headers, "X-GitHub-Delivery": f"r-{i}"})
+            for i in range(10)
+        ]
+        second = await http.post("/hooks/gh", content=signed(2)[0], headers=signed(2)[1])
+        third = await http.post("/hooks/gh", content=signed(3)[0], headers=signed(3)[1])
+        third_again = await http.post("/hooks/gh", content=signed(3)[0], headers=signed(3)[1])
+    assert first.status_code == 202, first.text
+    assert [r.status_code for r in replays] == [200] * 10
+    assert {r.json()["execution_id"] for r in replays} == {first.json()["execution_id"]}
+    assert second.status_code == 202, second.text  # the replays took none of the 2/minute
+    assert third.status_code == 429  # the limit itself still holds
+    # a delivery the limit refused did not use up its signature: sent again it is limited, not a "replay"
+    assert third_again.status_code == 429, third_again.text
+    assert await _executions(live_hub) == 2
+
+
 @pytest.mark.parametrize("stamp", ["nan", "NaN", "inf", "-inf", "1e999", "9" * 400, "0x10", ""])
 async def test_hmac_timestamps_must_be_finite_unix_seconds(live_hub: LiveHub, stamp: str) -> None:
     await _hub_with_template(live_hub)
