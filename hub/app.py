@@ -9,6 +9,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.auth.routes import build_resource_metadata_url, create_protected_resource_routes
 from mcp.server.transport_security import TransportSecuritySettings
@@ -178,8 +179,12 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
             return problem(503, "Not ready", " ".join(blocked.values()), extra=extra)
         return JSONResponse({"status": "ready", **facts})
 
+    console = any(spec.path == "/ui" for spec in app.registry.routes)
+
     async def home(request: Request) -> Response:
-        # A browser opening the hub's address lands on the API page (a console will come later).
+        # A browser opening the hub's address lands on the console; other clients on the API page.
+        if console and "text/html" in request.headers.get("accept", ""):
+            return RedirectResponse(f"{urlsplit(settings.base_url).path.rstrip('/')}/ui", status_code=307)
         return RedirectResponse("/api/docs", status_code=307)
 
     async def authorization_server(request: Request) -> Response:

@@ -55,6 +55,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "hub.deliveries.plugin",
     "hub.teams.plugin",
     "hub.discord.plugin",
+    "hub.console.plugin",
 )
 # Built-in surface packages: each lists its plugin modules in ``PLUGINS``.
 BUILTIN_PACKAGES: tuple[str, ...] = ("tools", "resources", "agents")

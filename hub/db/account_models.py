@@ -121,3 +121,19 @@ class UserIdentity(Base):
     groups: Mapped[list[Any]] = mapped_column(JSON, default=list)  # as the last sign-in saw them
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_sign_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ConsoleSession(Base):
+    """A browser's sign-in to the console (``hub/console/sessions.py``; 0015). The cookie holds a random value;
+    only its SHA-256 is stored, so reading this table never yields a live cookie."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_id: Mapped[str | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"))  # a pasted token
+    credential: Mapped[str | None] = mapped_column(String(64))  # sha256 of the password hash signed in with
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -12,12 +12,17 @@ from tests.conftest import LiveHub
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_root_redirects_a_browser_to_the_api_page_without_a_token(live_hub: LiveHub) -> None:
+async def test_the_root_sends_a_browser_to_the_console_and_other_clients_to_the_api_page(live_hub: LiveHub) -> None:
     async with live_hub.http() as http:
-        response = await http.get("/", headers={"Accept": "text/html"})
+        response = await http.get("/", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
         assert response.status_code == 307, response.text
-        assert response.headers["location"] == "/api/docs"
-        page = await http.get("/", follow_redirects=True)
+        assert response.headers["location"] == "/ui"
+        console = await http.get("/", headers={"Accept": "text/html"}, follow_redirects=True)
+        assert console.status_code == 200 and "<form" in console.text  # the console's sign-in page
+        assert console.url.path == "/ui/signin"
+        plain = await http.get("/", headers={"Accept": "*/*"})
+        assert plain.status_code == 307 and plain.headers["location"] == "/api/docs"
+        page = await http.get("/api/docs")
         assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     async with live_hub.http(live_hub.admin_token) as http:
         other = await http.get("/no-such-page")
