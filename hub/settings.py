@@ -20,6 +20,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from hub.errors import ConfigError
 from hub.settings_console import ConsoleSettings
 from hub.settings_oidc import OidcSettings, OidcTeamRole, split_csv
+from hub.settings_render import RenderSettings
 
 __all__ = ["OidcTeamRole", "Settings"]
 
@@ -38,7 +39,7 @@ def secret_name_like(name: str) -> str:
 CHILD_ENV_PASSTHROUGH = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TMPDIR", "SHELL", "TERM", "TZ"]
 
 
-class Settings(OidcSettings, ConsoleSettings):
+class Settings(OidcSettings, RenderSettings, ConsoleSettings):
     """Every knob of the hub. Each field is also the environment variable ``GOOSUKE_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="GOOSUKE_", env_file=None, extra="ignore")

@@ -1,7 +1,10 @@
-"""Rendering template text: compile, parse, render (in a worker thread) in the bounded sandbox.
+"""Rendering template text: compile, parse, render in the bounded sandbox.
 
 The sandbox and its budgets are in ``sandbox.py``; every refusal is an :class:`InvalidArguments`
-naming the field (``prompt`` or ``instructions``).
+naming the field (``prompt`` or ``instructions``). :func:`render` renders here, bounded by the sandbox
+alone (tests, scripts, and the render workers themselves); the hub renders through :func:`render_async`,
+in a worker process that is killed when it takes too long (``workers.py``). A render worker imports this
+module, so it imports nothing of the hub beyond ``hub.errors`` and the sandbox.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-import anyio.to_thread
 from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError, meta
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import Template as JinjaAst
@@ -124,14 +126,14 @@ def render(source: str, values: Mapping[str, Any], label: str = "prompt", *, tim
 
 
 async def render_async(source: str, values: Mapping[str, Any], label: str = "prompt") -> str:
-    """:func:`render` in a worker thread, so a heavy template never stalls the event loop (a text without
-    Jinja syntax is its own rendering). The thread stops itself at its deadline; the wait here is only a
-    backstop."""
-    if is_plain(source):  # nothing that could run long: render here, without a worker thread
+    """:func:`render` in a render worker process, so a heavy template never stalls the event loop and is
+    killed at the hub's ``render_timeout`` (a text without Jinja syntax is its own rendering).
+
+    Raises:
+        InvalidArguments: as :func:`render`, or the rendering took too long (naming the field).
+    """
+    if is_plain(source):  # nothing that could run long: render here, without a worker
         return render(source, values, label)
-    with anyio.move_on_after(RENDER_TIMEOUT + 1):
-        return await anyio.to_thread.run_sync(render, source, dict(values), label, abandon_on_cancel=True)
-    raise InvalidArguments(
-        f"Rendering the {label} took longer than {RENDER_TIMEOUT:.0f} s; simplify its loops.",
-        errors=[{"field": label, "message": "too slow", "type": "template_limit"}],
-    )
+    from hub.templates.workers import render_killable  # the pool: not imported by the workers themselves
+
+    return await render_killable(source, values, label)

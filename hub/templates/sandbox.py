@@ -5,8 +5,11 @@ internals, but not from working forever or building a gigabyte string. Each rend
 :class:`Budget` that the sandbox spends as it goes:
 
 - **steps**: every loop iteration and every call (a method, a macro, a recursive ``loop()``) costs one;
-  past :data:`MAX_RENDER_STEPS`, or past the rendering's deadline (checked as steps are spent, so a
-  runaway loop stops its own thread instead of running on after the caller gave up), it ends;
+  past :data:`MAX_RENDER_STEPS`, or past the rendering's deadline, it ends. The deadline is looked at
+  every :data:`DEADLINE_EVERY` steps only, and one filter call (``wordwrap`` of a long text, a sort of
+  a big list) can take seconds without spending a step: this deadline gives a clear message for a
+  loop that runs long, it does not guarantee the time. What does is that the hub renders in a worker
+  process and kills it when the rendering takes longer (``workers.py``);
 - **characters**: every value a template prints, concatenates (``~``, ``+``, ``*``), formats or gets
   from a string-building method or filter is charged; past :data:`MAX_WORK_CHARS` it ends;
 - **before allocating**: ``ljust``/``center``/``rjust``/``zfill``/``expandtabs``, ``replace``,
@@ -49,7 +52,7 @@ MAX_RENDERED_CHARS = 2_000_000  # what one rendering may produce (a long transcr
 MAX_WORK_CHARS = 10 * MAX_RENDERED_CHARS  # characters one rendering may build along the way
 MAX_RENDER_STEPS = 1_000_000  # loop iterations and calls of one rendering (about a second of pure looping)
 MAX_INT_BITS = 100_000  # an integer a template computes (30,000 digits; printing stops at 4,300 anyway)
-RENDER_TIMEOUT = 5.0  # seconds a rendering may take; the rendering thread checks it as it spends steps
+RENDER_TIMEOUT = 5.0  # seconds a rendering may take by default (the hub: GOOSUKE_RENDER_TIMEOUT)
 DEADLINE_EVERY = 256  # steps between two looks at the clock
 STREAM_BATCH = 64  # output chunks taken at once (each is charged already, so a batch is bounded)
 
@@ -61,11 +64,12 @@ class RenderLimit(Exception):
 class Budget:
     """What one rendering may still spend."""
 
-    __slots__ = ("chars", "deadline", "steps")
+    __slots__ = ("chars", "deadline", "steps", "timeout")
 
     def __init__(self, timeout: float) -> None:
         self.steps = MAX_RENDER_STEPS
         self.chars = MAX_WORK_CHARS
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
 
     def step(self) -> None:
@@ -74,7 +78,7 @@ class Budget:
             if self.steps <= 0:
                 raise RenderLimit(f"it took more than {MAX_RENDER_STEPS} loop iterations and calls; simplify its loops")
             if time.monotonic() > self.deadline:
-                raise RenderLimit(f"it took longer than {RENDER_TIMEOUT:.0f} s; simplify its loops")
+                raise RenderLimit(f"it took longer than {self.timeout:g} s; simplify its loops")
 
     def charge(self, chars: int) -> None:
         self.chars -= chars
