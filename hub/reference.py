@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from hub.registry import Registry
-from hub.settings_oidc import OidcSettings
 from hub.teams.permissions import BUILTIN_ROLES, PERMISSIONS
 
 HEADER = """# Tool reference
@@ -89,8 +90,16 @@ def render_settings() -> str:
         "| variable | default | meaning |",
         "|---|---|---|",
     ]
-    # a mixin's fields (sign-in) come first in pydantic's order; the hub's own read better first
-    fields = sorted(Settings.model_fields.items(), key=lambda item: item[0] in OidcSettings.model_fields)
+
+    # a mixin's fields (sign-in, rendering, console) come first in pydantic's order; the hub's own read
+    # better first, then each mixin's in the order Settings lists them
+    def place(item: tuple[str, Any]) -> int:
+        if item[0] in Settings.__annotations__:  # declared by Settings itself
+            return 0
+        mixins = [base for base in Settings.__bases__ if issubclass(base, BaseModel)]
+        return 1 + next(i for i, base in enumerate(mixins) if item[0] in base.model_fields)
+
+    fields = sorted(Settings.model_fields.items(), key=place)
     for name, field in fields:
         if field.default_factory is not None:
             default = "(computed)"
