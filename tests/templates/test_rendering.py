@@ -1,10 +1,9 @@
 """Bounded rendering: string-building refused before it allocates, loops and work metered inside the
-sandbox (a runaway loop stops its own thread), output streamed up to its limit; recipe YAML with alias
+sandbox (a runaway loop stops on its own step budget), output streamed up to its limit; recipe YAML with alias
 bombs or deep nesting refused, naming the field."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -90,15 +89,13 @@ def test_ordinary_templates_render_as_before() -> None:
     assert len(render("{% for i in range(100000) %}literal{% endfor %}", {})) == 700_000
 
 
-async def test_a_heavy_loop_stops_its_own_thread_on_the_step_budget() -> None:
-    before = threading.active_count()
+async def test_a_heavy_loop_stops_on_the_step_budget_inside_the_sandbox() -> None:
     with pytest.raises(InvalidArguments) as caught:
         await render_async(HEAVY_LOOP, {"text": "x"})
-    # The error comes from inside the rendering thread: the loop itself stopped, nothing runs on.
+    # The sandbox's own budget ended the loop (a kill past the timeout says "longer than" instead).
     assert f"more than {MAX_RENDER_STEPS} loop iterations" in caught.value.message
     assert caught.value.errors[0]["field"] == "prompt"
     assert await render_async("{{ text }} again", {"text": "free"}) == "free again"
-    assert threading.active_count() <= before + 1  # at most the idle worker the pool keeps
 
 
 @pytest.fixture
