@@ -192,6 +192,8 @@ class Runner:
                             await self.revoke_token(active.token_id)
                         except Exception:
                             logger.warning("Could not revoke the run token of %s", row.id, exc_info=True)
+                        if (vault := engine.app.services.find(Vault)) is not None:
+                            vault.scrubber.forget("run-token", row.id)
                     if workdir is not None:  # removed by the next sweep, off the event loop
                         self._used_workdirs.append(workdir)
                     engine.active.pop(row.id, None)
@@ -212,6 +214,8 @@ class Runner:
                 role = _lowest(Role(settings.run_token_role), Role(row.run_role))
                 with anyio.CancelScope(shield=True):  # a cancel must not cut the transaction in half
                     active.token_id, value = await self.mint_token(row.id, role, row.timeout_seconds + TOKEN_SLACK)
+                if (vault := engine.app.services.find(Vault)) is not None:  # masked while the run lasts
+                    vault.scrubber.remember("run-token", row.id, value)
                 active.access = HubAccess(url=f"{settings.base_url}/mcp", token=value)
             return active.access
 

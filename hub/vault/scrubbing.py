@@ -38,6 +38,10 @@ class Scrubber:
             self._known[(scope, name)] = value
             self._pattern = None
 
+    def forget(self, scope: str, name: str) -> None:
+        if self._known.pop((scope, name), None) is not None:
+            self._pattern = None
+
     def values(self, *, exclude_scope: str | None = None) -> list[str]:
         """Every known value (but those of ``exclude_scope``), longest first."""
         found = {v for (scope, _), v in self._known.items() if scope != exclude_scope}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mcp import Client
 
 from hub.settings import CHILD_ENV_PASSTHROUGH, Settings
+from hub.vault.service import Vault
 from tests.conftest import LiveHub
 from tests.engine_support import API, add_template, engine_of, finished, hub_running, log_text, python_argv
 
@@ -72,6 +74,37 @@ async def test_a_command_with_the_goosuke_extension_calls_the_hub_with_its_run_t
     assert info.structured_output is not None
     assert info.structured_output["name"] == f"run:{info.id}"
     assert info.structured_output["role"] == "operator"
+
+
+PRINT_TOKEN = """
+import json, os, pathlib, sys
+token = os.environ["GOOSUKE_TOKEN"]
+pathlib.Path(json.loads(os.environ["GOOSUKE_PARAMS"])["keep"]).write_text(token)  # for the test to check
+print(token)
+print(token, file=sys.stderr)
+"""
+
+
+async def test_the_run_token_an_agent_prints_is_masked_in_the_output_and_the_log(
+    live_hub: LiveHub, tmp_path: Path
+) -> None:
+    app = live_hub.context
+    await add_template(
+        app,
+        "print-token",
+        prompt="Keep the token in {{ keep }}",
+        argv=python_argv(PRINT_TOKEN),
+        extensions=["goosuke"],
+        parameters=[{"key": "keep", "requirement": "required"}],
+    )
+    kept = tmp_path / "token"
+    info = await finished(app, (await engine_of(app).submit("print-token", {"keep": str(kept)}, trigger=API)).id)
+    assert info.status == "succeeded", info.error
+    token = kept.read_text()
+    assert token.startswith("gsk_") and info.output == f"[secret run-token:{info.id}]"
+    text = await log_text(app, info.id)
+    assert token not in text and f"stderr: [secret run-token:{info.id}]" in text
+    assert app.services.get(Vault).scrub(token) == token  # forgotten once the run ended (and revoked)
 
 
 async def test_a_stdio_hub_cannot_give_an_agent_access_to_itself(settings: Settings) -> None:
