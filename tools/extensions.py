@@ -55,6 +55,10 @@ class ExtensionView(BaseModel):
     config: dict[str, Any] = Field(description="The entry exactly as Goose's config.yaml holds it (no secrets).")
     federated: bool = Field(description="Whether the hub can serve its tools (stdio, streamable_http, sse).")
     tools: list[str] = Field(description="Its tools as the hub serves them, from the last start.")
+    left_out: list[str] = Field(
+        default_factory=list,
+        description="Tools it offers that its available_tools leave out (not served), by their own names.",
+    )
     state: str = Field(description="stopped, starting, ready, backoff or failed.")
     last_error: str | None = None
     discovered_at: UtcDatetime | None
@@ -73,6 +77,7 @@ class ExtensionView(BaseModel):
             for t in (record.discovered or {}).get("tools", [])
             if not available or t["name"] in available
         ]
+        offered = [t["name"] for t in (record.discovered or {}).get("tools", [])]
         return cls(
             key=record.key,
             name=record.name,
@@ -85,6 +90,7 @@ class ExtensionView(BaseModel):
             config=record.goose_entry(),
             federated=record.federated,
             tools=tools,
+            left_out=[name for name in offered if available and name not in available],
             state=status["state"],
             last_error=status["last_error"],
             discovered_at=record.discovered_at,
