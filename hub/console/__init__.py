@@ -7,6 +7,6 @@ and the hub's token verifier (password checks, pasted API tokens). See ``docs/co
 
 - ``sessions.py``: sign-ins: the cookie's hash mapped to a user, the user's live grants per request;
 - ``render.py``: the template environment, the sub-path of every URL, tool calls as the user, error pages;
-- ``pages.py``: what each page reads and shows; ``events.py``: the live pages' event stream;
+- ``pages.py`` and ``pages_*.py``: what each page reads and shows; ``events.py``: the live pages' event stream;
 - ``i18n.py``: English and Japanese; ``templates/`` and ``static/``: the pages, one stylesheet, one script.
 """

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 import anyio
 from starlette.responses import Response, StreamingResponse
 
-from hub.console import pages
+from hub.console import pages, pages_triggers
 from hub.console.render import SESSION_COOKIE, View
 from hub.console.sessions import resolve
 from hub.errors import GoosukeError
@@ -32,6 +32,9 @@ def _event(name: str, data: str) -> str:
 
 
 async def _part(view: View, execution_id: str | None) -> str:
+    webhook = view.request.query_params.get("webhook")
+    if webhook:  # a webhook's page (``?webhook=NAME``): its recent deliveries and their executions
+        return view.fragment("_webhook_live.html", **await pages_triggers.webhook_data(view, webhook))
     if execution_id:
         return view.fragment("_execution_live.html", **await pages.execution_data(view, execution_id))
     return view.fragment("_dashboard_live.html", data=await pages.dashboard_data(view))
@@ -44,7 +47,7 @@ def ended(view: View) -> Response:
 
 
 def stream(view: View) -> Response:
-    """The event stream of the dashboard, or of one execution (``?execution=ID``)."""
+    """The event stream of the dashboard, of one execution (``?execution=ID``) or of a webhook (``?webhook=NAME``)."""
     execution_id = view.request.query_params.get("execution") or None
     settings = view.app.settings
     cookie = view.request.cookies.get(SESSION_COOKIE)

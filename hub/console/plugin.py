@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.console import events, pages
+from hub.console import events, pages, pages_admin, pages_extensions, pages_templates, pages_triggers
 from hub.console.i18n import COOKIE as LANG_COOKIE
 from hub.console.i18n import LANGUAGES
 from hub.console.render import PRE_COOKIE, SESSION_COOKIE, View, cookie_path, secure
@@ -38,6 +38,7 @@ from hub.principal import ANONYMOUS_ADMIN
 plugin = Plugin("console")
 
 ASSETS = {"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+ASSETS |= {"templates.js": "text/javascript; charset=utf-8", "extensions.js": "text/javascript; charset=utf-8"}
 ANONYMOUS_CSRF = secrets.token_urlsafe(32)  # GOOSUKE_AUTH=none (loopback only): one per process
 PageFn = Callable[[View], Awaitable[Response]]
 
@@ -207,5 +208,41 @@ async def asset(request: Request, app: AppContext) -> Response:
 async def _unknown(view: View) -> Response:
     return view.error(NotFound(f"The console has no page {view.request.url.path!r}."))
 
+
+# triggers and admin pages (pages_triggers.py, pages_admin.py)
+page("/ui/triggers", pages_triggers.triggers, methods=["GET", "POST"], back=lambda view: view.url("/triggers"))
+page("/ui/triggers/schedules/{name}", pages_triggers.schedule)
+page("/ui/triggers/webhooks/{name}", pages_triggers.webhook)
+page("/ui/triggers/webhooks/{name}/rotate", pages_triggers.webhook_rotate, methods=["POST"], back=pages_triggers.back)
+page("/ui/admin", pages_admin.admin)
+page("/ui/admin/teams", pages_admin.teams)
+page("/ui/admin/teams/{name}", pages_admin.team)
+page("/ui/admin/roles", pages_admin.roles)
+page("/ui/admin/tokens", pages_admin.tokens, methods=["GET", "POST"], back=pages_admin.back("/admin/tokens"))
+page("/ui/admin/tokens/{id}/revoke", pages_admin.token_revoke, methods=["POST"], back=pages_admin.back("/admin/tokens"))
+page("/ui/admin/runners", pages_admin.runners)
+page("/ui/admin/secrets", pages_admin.secrets, methods=["GET", "POST"], back=pages_admin.back("/admin/secrets"))
+page(
+    "/ui/admin/secrets/rotate", pages_admin.secret_rotate_key, methods=["POST"], back=pages_admin.back("/admin/secrets")
+)
+page("/ui/admin/audit", pages_admin.audit)
+
+# templates and extensions (pages_templates, pages_extensions)
+_templates_back = lambda view: view.url("/templates")  # noqa: E731
+page("/ui/templates", pages_templates.templates)
+page("/ui/templates/new", pages_templates.template_new, methods=["GET", "POST"], back=_templates_back)
+page("/ui/templates/draft", pages_templates.template_draft, methods=["POST"], back=_templates_back)
+page(
+    "/ui/templates/{name}",
+    pages_templates.template_edit,
+    methods=["GET", "POST"],
+    back=lambda view: view.url(f"/templates/{view.request.path_params['name']}"),
+)
+_extensions_back = lambda view: view.url("/extensions")  # noqa: E731
+page("/ui/extensions", pages_extensions.extensions)
+page("/ui/extensions/tools", pages_extensions.tools_toggle, methods=["POST"], back=_extensions_back)
+page("/ui/extensions/add", pages_extensions.extension_add, methods=["GET", "POST"], back=_extensions_back)
+page("/ui/extensions/{name}/check", pages_extensions.extension_check, methods=["POST"], back=_extensions_back)
+page("/ui/extensions/{name}/edit", pages_extensions.extension_edit, methods=["GET", "POST"], back=_extensions_back)
 
 page("/ui/{rest:path}", _unknown)  # last: any other address under /ui is the console's 404 page

@@ -104,7 +104,7 @@ class View:
         assert self.signed is not None
         return Call(principal=self.signed.principal, app=self.app, via="console")
 
-    async def tool(self, name: str, **arguments: Any) -> dict[str, Any]:
+    async def tool(self, name: str, /, **arguments: Any) -> dict[str, Any]:
         """Call tool ``name`` as the signed-in user, exactly as MCP would; its result as JSON-ready data."""
         result = await self.app.registry.call_tool(name, arguments, self.call())
         dumped: dict[str, Any] = result.model_dump(mode="json")
