@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 from pydantic.json_schema import models_json_schema
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
@@ -130,6 +130,8 @@ class Facade:
             result = await self.app.registry.call_tool(name, arguments, self._call(request))
         except GoosukeError as exc:
             return error_response(exc)
+        except ClientDisconnect:  # the caller left before its arguments arrived: nobody to answer
+            return Response(status_code=400)
         except Exception:
             logger.exception("Tool %r crashed (facade)", name)
             return problem(500, "Internal error", f"Tool {name!r} failed unexpectedly; the hub log has details.")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -67,6 +68,8 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:  # the client left before its body arrived: nobody to answer, not an error
+            status = 499
         finally:
             if opened:
                 self.metrics.sse_sessions.dec()

@@ -186,7 +186,8 @@ class LiveHub:
 
     def http(self, token: str | None = None, **kwargs: Any) -> httpx2.AsyncClient:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx2.AsyncClient(base_url=self.url, headers=headers, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return httpx2.AsyncClient(base_url=self.url, headers=headers, **kwargs)
 
     async def token(self, role: Role, name: str | None = None) -> str:
         async with self.context.db.session() as session:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
+import anyio
 import pytest
 
 from harness import REPO
@@ -46,3 +48,21 @@ async def test_malformed_json_gets_the_status_the_client_docs_name(live_hub: Liv
     assert response.status_code == 400
     assert response.status_code == _documented_status("not json")
     assert response.json()["errors"][0]["type"] == "json_invalid"
+
+
+async def test_a_client_that_leaves_before_its_body_arrives_is_no_error(
+    live_hub: LiveHub, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    host, port = live_hub.url.removeprefix("http://").split(":")
+    stream = await anyio.connect_tcp(host, int(port))
+    head = (
+        f"POST /api/tools/whoami HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {live_hub.admin_token}"
+        "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
+    )
+    await stream.send(head.encode())
+    await anyio.sleep(0.2)  # the handler is waiting for the rest of the body
+    await stream.aclose()
+    async with live_hub.http(live_hub.admin_token) as http:  # the hub goes on answering
+        assert (await http.post("/api/tools/whoami", json={})).status_code == 200
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR and r.name.startswith("goosuke")]
+    assert not errors and "Exception in ASGI application" not in capfd.readouterr().err, errors
