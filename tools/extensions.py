@@ -61,6 +61,10 @@ class ExtensionView(BaseModel):
     )
     state: str = Field(description="stopped, starting, ready, backoff or failed.")
     last_error: str | None = None
+    retry_at: UtcDatetime | None = Field(default=None, description="backoff: when the hub starts it again.")
+    stderr_last_line: str | None = Field(
+        default=None, description="backoff or failed (stdio): the last line it wrote to stderr, secrets masked."
+    )
     discovered_at: UtcDatetime | None
     updated_at: UtcDatetime
     updated_by: str
@@ -93,6 +97,8 @@ class ExtensionView(BaseModel):
             left_out=[name for name in offered if available and name not in available],
             state=status["state"],
             last_error=status["last_error"],
+            retry_at=status.get("retry_at"),
+            stderr_last_line=status.get("stderr_last_line"),
             discovered_at=record.discovered_at,
             updated_at=record.updated_at,
             updated_by=record.updated_by,

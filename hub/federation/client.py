@@ -248,8 +248,11 @@ def _stderr_log(stack: AsyncExitStack, log_path: Path, scrub: Callable[[str], st
 
 
 def stderr_tail(path: Path) -> str:
+    """The last :data:`STDERR_TAIL` characters of an extension's stderr log (read from the end, not whole)."""
     try:
-        text = path.read_text(errors="replace")
+        with path.open("rb") as file:
+            file.seek(max(0, file.seek(0, 2) - 4 * STDERR_TAIL))
+            text = file.read().decode(errors="replace")
     except OSError:
         return ""
     return text[-STDERR_TAIL:].strip()

@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -42,7 +43,7 @@ from hub.extensions.store import ExtensionRecord, ExtensionStore
 from hub.federation import listing
 from hub.federation.calls import check_use, request, scrub_result
 from hub.federation.check import CheckReport, check_extension
-from hub.federation.client import Connection, describe, discover
+from hub.federation.client import Connection, describe, discover, stderr_tail
 from hub.federation.listing import SEP, URI_PREFIX
 from hub.federation.upstream import Upstream
 from hub.principal import Principal, Role
@@ -370,9 +371,15 @@ class Federation:
         upstream = self.upstreams.get(key)
         if upstream is None:
             return {"state": "stopped", "starts": 0, "crashes": 0, "last_error": None}
-        return {
+        report: dict[str, Any] = {
             "state": upstream.state,
             "starts": upstream.starts,
             "crashes": upstream.crashes,
             "last_error": self.vault.scrub(upstream.last_error) if upstream.last_error else None,
         }
+        if upstream.state == "backoff":  # when the next start is due, as a time a reader can show
+            report["retry_at"] = datetime.now(UTC) + timedelta(seconds=max(0.0, upstream.retry_at - time.monotonic()))
+        if upstream.state in ("backoff", "failed") and upstream.record.type == "stdio":
+            lines = stderr_tail(upstream.log_path).splitlines()
+            report["stderr_last_line"] = self.vault.scrub(lines[-1]) if lines else None
+        return report

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -278,3 +280,23 @@ async def test_a_hundred_start_stop_crash_cycles_leave_no_process(fast: Settings
         assert await call(mcp, "cycler__echo", {"text": "last"}) == "last"
     await wait_for(lambda: descendants() <= before, timeout=15)
     assert not marked_processes(), "an extension process (or a grandchild of one) outlived the hub"
+
+
+async def test_a_crashing_extension_shows_when_it_is_retried_and_its_last_stderr_line(
+    live_hub: LiveHub, settings: Settings
+) -> None:
+    settings.extension_restart_backoff = settings.extension_max_backoff = 120  # it stays in backoff for the test
+    crash = (
+        "import sys; print('starting up', file=sys.stderr); print('boom: FOO is not set', file=sys.stderr); sys.exit(3)"
+    )
+    http, client = await hub_client(live_hub)
+    async with http, client as mcp:
+        entry = {"type": "stdio", "name": "crashy", "cmd": sys.executable, "args": ["-c", crash], "timeout": 10}
+        added = await call(mcp, "extension_add", {"extension": entry})
+        assert added["start_error"] is not None, added
+        federation = live_hub.context.services.get(Federation)
+        await wait_for(lambda: federation.status("crashy")["state"] == "backoff", timeout=20)
+        [view] = [e for e in (await call(mcp, "extension_list"))["extensions"] if e["name"] == "crashy"]
+    assert view["state"] == "backoff" and view["stderr_last_line"] == "boom: FOO is not set"
+    retry_at = datetime.fromisoformat(view["retry_at"])
+    assert retry_at.tzinfo is not None and retry_at > datetime.now(UTC) + timedelta(seconds=60)
