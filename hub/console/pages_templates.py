@@ -2,11 +2,13 @@
 
 Reads and saves go through ``template_list``, ``template_get``, ``template_create`` and ``template_update``
 with the signed-in user's principal. The editor's live part (``/ui/templates/draft``, posted by
-``static/templates.js`` as the user types) checks the unsaved draft exactly as ``template_create`` would
-(its input model, then the recipe rules) and renders its prompt in the template sandbox with the sample
-values, writing nothing; it also asks ``extension_recommend`` (offline ranking, no model run per keystroke)
-for the extensions the prompt needs. A recommendation's "Add" saves the template and opens the prefilled
-extension form (``pages_extensions.add``), which comes back to the editor with the extension attached.
+``static/templates.js`` as the user types) checks the unsaved draft with the tool a save would call, in
+its ``dry_run`` (``template_create``, or ``template_update`` for a saved template: every check, nothing
+written), then renders the checked prompt in the template sandbox with the sample values; it also asks
+``extension_recommend`` (offline ranking, no model run per keystroke) for the extensions the prompt needs.
+A recommendation's "Add" saves the template and opens the prefilled extension form (``pages_extensions.add``),
+which comes back to the editor with the extension attached. The editor also lists the template's versions
+(``pages_history``: ``template_history``, and a diff of two of them).
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, Response
 
+from hub.console import pages_history
 from hub.console.render import HEADERS, View, field_errors
-from hub.errors import Conflict, GoosukeError, InvalidArguments, PermissionDenied, describe_validation_errors
-from hub.templates.definition import TemplateDefinition, bind_values, check_definition
+from hub.errors import Conflict, GoosukeError, InvalidArguments, PermissionDenied
+from hub.templates.definition import TemplateDefinition, bind_values
 from hub.templates.rendering import render_async
 
 PAGE = 50
@@ -176,7 +179,15 @@ async def templates(view: View) -> Response:
     )
 
 
-def _editor(view: View, draft: dict[str, Any], *, new: bool, errors: dict[str, str], status: int = 200) -> Response:
+def _editor(
+    view: View,
+    draft: dict[str, Any],
+    *,
+    new: bool,
+    errors: dict[str, str],
+    status: int = 200,
+    history: dict[str, Any] | None = None,
+) -> Response:
     return view.render(
         "templates_edit.html",
         status=status,
@@ -190,6 +201,7 @@ def _editor(view: View, draft: dict[str, Any], *, new: bool, errors: dict[str, s
         attached=view.request.query_params.get("attached"),
         saved=view.request.query_params.get("saved"),
         may_save=view.may("template_create"),
+        history=history,
     )
 
 
@@ -205,7 +217,8 @@ async def template_edit(view: View) -> Response:
     if view.request.method == "POST":
         return await _save(view, new=False)
     info = await view.tool("template_get", name=view.request.path_params["name"])
-    return _editor(view, _of_template(info), new=False, errors={})
+    history = await pages_history.versions(view, info["name"])
+    return _editor(view, _of_template(info), new=False, errors={}, history=history)
 
 
 async def _save(view: View, *, new: bool) -> Response:
@@ -221,16 +234,9 @@ async def _save(view: View, *, new: bool) -> Response:
     if then.startswith("attach:"):
         names = _words(draft["extensions"])
         draft["extensions"] = ", ".join([*names, then[7:]] if then[7:] not in names else names)
-    arguments = _arguments(draft)
     try:
-        if new:
-            saved = await view.tool("template_create", **arguments)
-        else:
-            name = view.request.path_params["name"]
-            del arguments["name"]
-            arguments["instructions"] = arguments["instructions"] or ""
-            version = int(draft["version"]) if draft["version"].isdigit() else None
-            saved = await view.tool("template_update", name=name, expected_version=version, **arguments)
+        tool, arguments = _saving(draft, None if new else view.request.path_params["name"])
+        saved = await view.tool(tool, **arguments)
     except (InvalidArguments, Conflict) as exc:
         return _editor(
             view, draft, new=new, errors=_errors(exc, draft["rows"]), status=422 if exc.status == 422 else exc.status
@@ -240,20 +246,50 @@ async def _save(view: View, *, new: bool) -> Response:
     return view.redirect(f"/templates/{saved['name']}", saved=saved["version"])
 
 
-async def _preview(draft: dict[str, Any]) -> tuple[dict[str, str], str | None, str | None]:
-    """Check the draft as ``template_create`` would and render it with the sample values; nothing is stored."""
+def _saving(draft: dict[str, Any], name: str | None, *, dry_run: bool = False) -> tuple[str, dict[str, Any]]:
+    """The tool call that saves ``draft``: ``template_create``, or ``template_update`` of template ``name``
+    (at the version the editor was opened on)."""
     arguments = _arguments(draft)
-    if not arguments["name"]:
-        arguments["name"] = "draft"
+    if dry_run:
+        arguments["dry_run"] = True
+    if name is None:
+        return "template_create", arguments
+    del arguments["name"]
+    arguments["instructions"] = arguments["instructions"] or ""
+    version = int(draft["version"]) if draft["version"].isdigit() else None
+    return "template_update", {"name": name, "expected_version": version, **arguments}
+
+
+async def _checked(view: View, draft: dict[str, Any]) -> tuple[dict[str, str], TemplateDefinition | None]:
+    """The draft checked by the tool a save would call, in its dry run (nothing written): field errors, or
+    the definition it would store. A user who may not save it (a viewer, a built-in) gets no check."""
+    placeholder = not draft["name"]
+    if placeholder:
+        draft = {**draft, "name": "draft"}
+    name = draft["name"] if draft["version"] else None
     try:
+        tool, arguments = _saving(draft, name, dry_run=True)
+        if not view.may(tool):
+            raise PermissionDenied(f"{tool} is not yours to call.")
+        info = await view.tool(tool, **arguments)
+    except (InvalidArguments, Conflict) as exc:
+        errors = _errors(exc, draft["rows"])
+        if placeholder:
+            errors.pop("name", None)
+        return errors, None
+    except PermissionDenied:
         try:
-            definition = TemplateDefinition.model_validate(arguments)
-        except ValidationError as exc:
-            details = describe_validation_errors(exc.errors(), TemplateDefinition)
-            raise InvalidArguments("The draft is not a valid template.", errors=details) from None
-        check_definition(definition)
-    except InvalidArguments as exc:
-        return _errors(exc, draft["rows"]), None, None
+            return {}, TemplateDefinition.model_validate(_arguments(draft))
+        except ValidationError:
+            return {}, None
+    return {}, TemplateDefinition.model_validate({k: info[k] for k in TemplateDefinition.model_fields})
+
+
+async def _preview(view: View, draft: dict[str, Any]) -> tuple[dict[str, str], str | None, str | None]:
+    """Check the draft with the saving tool's dry run and render it with the sample values; nothing is stored."""
+    errors, definition = await _checked(view, draft)
+    if definition is None:
+        return errors, None, None
     samples = {row["key"].strip(): row["sample"] for row in draft["rows"] if row["sample"] != ""}
     try:
         values = bind_values(definition.parameters, samples)
@@ -271,7 +307,7 @@ async def template_draft(view: View) -> Response:
     if not view.may("template_render"):
         raise PermissionDenied("Previewing templates needs templates.read.")
     draft = _draft(await view.request.form())
-    errors, prompt, instructions = await _preview(draft)
+    errors, prompt, instructions = await _preview(view, draft)
     recommended: list[dict[str, Any]] = []
     if draft["prompt"].strip() and view.may("extension_recommend"):
         found = await view.tool("extension_recommend", prompt=draft["prompt"][:4000], limit=RECOMMEND, refine=False)

@@ -402,6 +402,7 @@ class Delivery(Base):
 # The tables of who may do what live in their own module; importing them here registers them on
 # ``Base`` and keeps ``from hub.db.models import User`` working.
 from hub.db.account_models import ApiToken, AuditEvent, AuthRevision, RoleRow, Team, TeamMember, User  # noqa: E402
+from hub.db.template_models import TemplateVersion  # noqa: E402
 
 __all__ = [
     "ApiToken",
@@ -410,6 +411,7 @@ __all__ = [
     "RoleRow",
     "Team",
     "TeamMember",
+    "TemplateVersion",
     "User",
     *(name for name, value in list(globals().items()) if isinstance(value, type) and issubclass(value, Base)),
 ]

@@ -11,17 +11,19 @@ that names a runner already is left alone.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table, select, update
+from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub.db import Database
-from hub.db.models import TaskTemplate
+from hub.db.models import TaskTemplate, new_id, utcnow
+from hub.db.template_models import TemplateVersion
 from hub.runners.model import split_settings
 from hub.runners.store import adopt_sync
 from hub.templates.definition import AgentSettings
 from hub.templates.store import definition_of
 
 TEMPLATES: Table = TaskTemplate.__table__  # type: ignore[assignment]  # a declarative model's table is a Table
+VERSIONS: Table = TemplateVersion.__table__  # type: ignore[assignment]
 PORTABLE_AGENTS = ("goose", "openai", "command")  # agents whose legacy model or host settings get a runner
 LEGACY_COLUMNS = (
     "name",
@@ -53,8 +55,19 @@ def adopt_legacy_templates(conn: Connection) -> list[tuple[str, str]]:
             continue
         runner = adopt_sync(conn, name, agent, host, model)
         columns = [TEMPLATES.c[c] for c in LEGACY_COLUMNS]  # those of revision 0007, not the newest model's
-        row = conn.execute(select(*columns).where(TEMPLATES.c.name == name)).one()
+        row = conn.execute(select(TEMPLATES.c.id, *columns).where(TEMPLATES.c.name == name)).one()
         definition = definition_of(row, AgentSettings.model_validate(knobs)).model_copy(update={"runner": runner})
+        conn.execute(  # its history keeps the version the adoption makes (hub.templates.versions)
+            insert(VERSIONS).values(
+                id=new_id(),
+                template_id=row.id,
+                version=row.version + 1,
+                definition=definition.model_dump(mode="json"),
+                summary=f"host settings moved to runner {runner!r}",
+                saved_at=utcnow(),
+                saved_by="migration",
+            )
+        )
         conn.execute(
             update(TEMPLATES)
             .where(TEMPLATES.c.name == name)

@@ -3,7 +3,9 @@
 Built-in templates (``builtin`` on the row, set only by :func:`seed_library`) are read-only: :func:`replace`
 and :func:`remove` refuse them unless the hub itself (the library seeding) asks. Every change is audited
 (``template.create``/``update``/``delete``), naming the triggers (schedules, webhooks, reactions) that run
-the template, so a change to what a trigger runs is traceable.
+the template, so a change to what a trigger runs is traceable. Every version a create, change or library
+seeding stores is also kept whole in ``template_versions`` (written in the same transaction), for the
+template's history and diffs (``template_history``, ``template_version_get``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from hub.db.models import Action, TaskTemplate, TemplateSeed, utcnow
 from hub.deliveries.store import check_destinations
 from hub.errors import Conflict, NotFound, PermissionDenied
 from hub.teams.policy import DEFAULT_TEAM_ID
+from hub.templates import versions
 from hub.templates.definition import (
     AgentSettings,
     Parameter,
@@ -174,6 +177,65 @@ def _changed(row: TaskTemplate, definition: TemplateDefinition) -> list[str]:
     return sorted(k for k in after if before.get(k) != after[k])
 
 
+async def check_new(session: AsyncSession, definition: TemplateDefinition) -> None:
+    """Raises:
+    Conflict: a template of that name exists. InvalidArguments: a destination it names is unknown.
+    """
+    if await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == definition.name)):
+        raise Conflict(
+            f"A template named {definition.name!r} exists already. Change it with template_update, "
+            "or pick another name.",
+            errors=[{"field": "name", "message": f"A template named {definition.name!r} exists already."}],
+        )
+    await check_destinations(session, definition)
+
+
+def check_change(row: TaskTemplate, expected: int | None, *, library: bool = False) -> None:
+    """Raises:
+    PermissionDenied: ``row`` is built in (only the library seeding, ``library``, changes one).
+    Conflict: ``expected`` is not the current version.
+    """
+    if not library:
+        refuse_builtin(row, "changed")
+    if expected is not None and expected != row.version:
+        raise Conflict(
+            f"Template {row.name!r} is at version {row.version}, not {expected}: someone changed it. "
+            "Read it again (template_get) and reapply your change."
+        )
+
+
+def draft_row(
+    definition: TemplateDefinition, actor: str, *, base: TaskTemplate | None = None, team_id: str = DEFAULT_TEAM_ID
+) -> TaskTemplate:
+    """What saving ``definition`` would store (new, or over ``base``), as a row never added to a session."""
+    now = utcnow()
+    row = TaskTemplate(
+        name=definition.name,
+        version=1,
+        builtin=False,
+        team_id=team_id,
+        visibility="team",
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+        updated_by=actor,
+    )
+    if base is not None:
+        row.version, row.builtin, row.team_id, row.visibility = (
+            base.version,
+            base.builtin,
+            base.team_id,
+            base.visibility,
+        )
+        row.created_at, row.created_by = base.created_at, base.created_by
+        if definition.content_hash() == base.content_hash:
+            row.updated_at, row.updated_by = base.updated_at, base.updated_by
+        else:
+            row.version += 1
+    _apply(row, definition)
+    return row
+
+
 async def create(
     session: AsyncSession,
     definition: TemplateDefinition,
@@ -184,12 +246,7 @@ async def create(
     visibility: str = "team",
 ) -> TaskTemplate:
     """A new template owned by ``team_id``; a built-in one is always the default team's and public."""
-    if await session.scalar(select(TaskTemplate.id).where(TaskTemplate.name == definition.name)):
-        raise Conflict(
-            f"A template named {definition.name!r} exists already. Change it with template_update, "
-            "or pick another name."
-        )
-    await check_destinations(session, definition)
+    await check_new(session, definition)
     if builtin:
         team_id, visibility = DEFAULT_TEAM_ID, "public"
     row = TaskTemplate(
@@ -207,6 +264,7 @@ async def create(
         await session.flush()
     except IntegrityError:
         raise Conflict(f"A template named {definition.name!r} was just created by someone else.") from None
+    versions.record(session, row, definition, "the library's version" if builtin else "created")
     triggers = await triggers_of(session, definition.name)  # a trigger may name a template before it exists
     await audit(
         session,
@@ -236,13 +294,7 @@ async def replace(
         PermissionDenied: ``row`` is built in (only the library seeding, ``library``, changes one).
         Conflict: ``expected`` is not the current version.
     """
-    if not library:
-        refuse_builtin(row, "changed")
-    if expected is not None and expected != row.version:
-        raise Conflict(
-            f"Template {row.name!r} is at version {row.version}, not {expected}: someone changed it. "
-            "Read it again (template_get) and reapply your change."
-        )
+    check_change(row, expected, library=library)
     if definition.content_hash() == row.content_hash:
         return row
     await check_destinations(session, definition)
@@ -251,6 +303,9 @@ async def replace(
     row.version += 1
     row.updated_at = utcnow()
     row.updated_by = actor
+    versions.record(
+        session, row, definition, ("the library's new version: " if library else "changed ") + ", ".join(changed)
+    )
     triggers = await triggers_of(session, row.name)
     await audit(session, actor, "template.update", row.name, version=row.version, changed=changed, triggers=triggers)
     return row

@@ -78,6 +78,14 @@ async def test_a_template_with_two_parameters_previews_live_and_gets_a_recommend
             await expect(page.locator("#params tr.param-row")).to_have_count(2)
             await expect(offer.locator(".badge.ok")).to_have_text("attached", timeout=WAIT_MS)
             await page.screenshot(path=shots(tmp_path, f"{prefix}-template-attached.png"), full_page=True)
+
+            versions = page.locator("#history tr.version")  # saved, then the extension attached: two versions
+            await expect(versions).to_have_count(2)
+            await versions.first.locator("a.diff-link").click()
+            added = page.locator("#diff .diff-add").last
+            await expect(added).to_contain_text("- filesystem", timeout=WAIT_MS)
+            await expect(added).to_have_css("background-color", "rgb(230, 244, 234)")  # the stylesheet, not inline
+            await page.screenshot(path=shots(tmp_path, f"{prefix}-template-diff.png"), full_page=True)
         saved = await hub.tool("template_get", name="notes")
         assert saved["extensions"] == ["filesystem"] and [p["key"] for p in saved["parameters"]] == ["who", "times"]
         assert (await hub.tool("extension_get", name="filesystem"))["config"]["args"][-1] == str(tmp_path)

@@ -3,6 +3,7 @@ their fields, the live draft check, the prefilled extension form, bulk tool swit
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx2
@@ -293,3 +294,78 @@ async def test_on_a_sub_path_the_editor_posts_and_redirects_under_it(settings: S
             made = await http.post("/goosuke/ui/templates/new", data=form)
     assert draft.status_code == 200 and f'value="add:{FILESYSTEM}"' in draft.json()["recommendations"]
     assert made.headers["location"].startswith("/goosuke/ui/extensions/add?catalog=")
+
+
+async def test_the_editor_lists_the_versions_and_shows_a_diff_of_two(live_hub: LiveHub) -> None:
+    await admin_tool(live_hub, "template_create", name="noted", title="Noted", prompt="Line one\nLine two")
+    await admin_tool(live_hub, "template_update", name="noted", prompt="Line one\n<b>Line 2</b> & more")
+    await admin_tool(live_hub, "template_update", name="noted", title="Noted again")
+    await add_user(live_hub.context.db, "vic", Role.viewer)  # templates.read is enough to read the history
+    async with live_hub.http() as http:
+        await sign_in(http, "vic")
+        edit = await http.get("/ui/templates/noted")
+        assert edit.status_code == 200 and 'id="history"' in edit.text
+        assert [int(v) for v in re.findall(r'<tr class="version" data-version="(\d+)"', edit.text)] == [3, 2, 1]
+        assert "changed prompt" in edit.text and "changed title" in edit.text and "created" in edit.text
+        assert 'href="/ui/templates/noted/diff?a=2&amp;b=3"' in edit.text and 'id="compare"' in edit.text
+        diff = await http.get("/ui/templates/noted/diff", params={"a": "1", "b": "2"})
+        latest = await http.get("/ui/templates/noted/diff")  # default: the current version and the one before
+        same = await http.get("/ui/templates/noted/diff", params={"a": "3", "b": "3"})
+        missing = await http.get("/ui/templates/noted/diff", params={"a": "1", "b": "9"})
+        bad = await http.get("/ui/templates/noted/diff", params={"a": "one"})
+    assert diff.status_code == 200 and 'id="diff"' in diff.text
+    assert '<span class="diff-del">-  Line two</span>' in diff.text
+    assert '<span class="diff-add">+  &lt;b&gt;Line 2&lt;/b&gt; &amp; more</span>' in diff.text  # escaped
+    assert "<b>Line 2</b>" not in diff.text and 'class="diff-hunk"' in diff.text and "style=" not in diff.text
+    assert '<span class="diff-add">+title: Noted again</span>' in latest.text
+    assert same.status_code == 200 and 'id="diff-same"' in same.text
+    assert missing.status_code == 404 and "no stored version 9" in missing.text
+    assert bad.status_code == 422 and "must be a version number" in bad.text
+
+
+async def test_another_team_s_history_and_diff_are_404(live_hub: LiveHub) -> None:
+    db = live_hub.context.db
+    await make_team(db, "alpha")
+    await make_user(db, "olga", teams={await make_team(db, "beta"): "admin"})
+    await set_password(db, "olga")
+    await admin_tool(live_hub, "template_create", name="secretive", title="Ours", prompt="Hi.", team="alpha")
+    await admin_tool(live_hub, "template_update", name="secretive", prompt="Hi there.")
+    async with live_hub.http() as http:
+        await sign_in(http, "olga")
+        diff = await http.get("/ui/templates/secretive/diff", params={"a": "1", "b": "2"})
+    assert (
+        diff.status_code == 404 and "Hi there" not in diff.text and "No template named &#39;secretive&#39;" in diff.text
+    )
+
+
+async def test_the_draft_of_a_saved_template_is_checked_by_template_update_s_dry_run(live_hub: LiveHub) -> None:
+    await set_password(live_hub.context.db, "admin")
+    await admin_tool(
+        live_hub, "template_create", name="greet", title="Greet", prompt="Hello {{ who }}", parameters=[{"key": "who"}]
+    )
+    async with live_hub.http() as http:
+        page = await sign_in(http, "admin")
+        csrf = csrf_of(page)
+        fields = {"name": "greet", "title": "Greet", "prompt": "Hi {{ who }}!", "version": "1"}
+        good = await http.post("/ui/templates/draft", data=editor_form(csrf, **fields, params=TWO[:1]))
+        taken = await http.post(  # a new template's name that is taken: the name's error, as a save would say
+            "/ui/templates/draft", data=editor_form(csrf, **{**fields, "version": ""}, params=TWO[:1])
+        )
+        await admin_tool(live_hub, "template_update", name="greet", title="Changed meanwhile")
+        stale = await http.post("/ui/templates/draft", data=editor_form(csrf, **fields, params=TWO[:1]))
+    assert good.status_code == 200 and good.json() == {**good.json(), "errors": {}, "prompt": "Hi Ada!"}
+    assert "exists already" in taken.json()["errors"]["name"]
+    assert "someone changed it" in stale.json()["errors"]["form"]
+    saved = await admin_tool(live_hub, "template_get", name="greet")
+    assert (saved["version"], saved["prompt"]) == (2, "Hello {{ who }}")  # the dry runs wrote nothing
+    history = await admin_tool(live_hub, "template_history", name="greet")
+    assert history["total"] == 2
+
+
+async def test_a_viewer_s_draft_still_renders_the_preview(live_hub: LiveHub) -> None:
+    await add_user(live_hub.context.db, "vic", Role.viewer)
+    async with live_hub.http() as http:
+        page = await sign_in(http, "vic")
+        fields = {"name": "meeting-summary", "title": "T", "prompt": "Hello {{ who }}", "version": "1"}
+        draft = await http.post("/ui/templates/draft", data=editor_form(csrf_of(page), **fields, params=TWO[:1]))
+    assert draft.status_code == 200 and draft.json()["errors"] == {} and draft.json()["prompt"] == "Hello Ada"

@@ -239,6 +239,9 @@ async def test_a_legacy_template_is_moved_onto_a_runner_when_the_hub_starts(sett
             template = (await client.call_tool("template_get", {"name": "old-cmd"})).structured_content or {}
             assert template["runner"] == "old-cmd" and template["agent_settings"]["timeout"] == 30
             assert "argv" not in template["agent_settings"]
+            history = (await client.call_tool("template_history", {"name": "old-cmd"})).structured_content or {}
+            [latest] = [v for v in history["versions"] if v["version"] == template["version"]]
+            assert latest["saved_by"] == "migration" and "runner 'old-cmd'" in latest["summary"]
             run = (await client.call_tool("template_run", {"name": "old-cmd", "wait": 30})).structured_content or {}
             assert run["status"] == "succeeded" and run["output"].strip() == "1"
 
