@@ -23,6 +23,7 @@ from hub.engine.history import ExecutionQuery
 from hub.engine.records import Ownership, RunVisibility
 from hub.paging import Offset
 from hub.plugin import Arguments
+from hub.teams.service import team_id_of
 from hub.templates import access as template_access
 from hub.templates.definition import NAME_PATTERN
 
@@ -55,6 +56,7 @@ class ExecutionListArgs(Arguments):
     template: str | None = Field(default=None, max_length=64, description="Only runs of this template.")
     status: Status | None = Field(default=None, description="Only executions in this state.")
     trigger: TriggerKind | None = Field(default=None, description="Only executions started this way.")
+    team: str | None = Field(default=None, max_length=64, description="Only executions of this team (name or id).")
     since: datetime | None = Field(default=None, description="Queued at or after this time (ISO 8601).")
     until: datetime | None = Field(default=None, description="Queued before this time (ISO 8601).")
     limit: int = Field(default=50, ge=1, le=200)
@@ -202,7 +204,10 @@ async def execution_get(call: Call, args: ExecutionId) -> ExecutionInfo:
 @plugin.tool(read_only=True, permission="executions.read")
 async def execution_list(call: Call, args: ExecutionListArgs) -> ExecutionList:
     """List executions, newest first, filtered by template, state, trigger kind and time range, a page at a time."""
-    rows, total = await engine_of(call).find(ExecutionQuery(**args.model_dump(), principal=call.principal))
+    async with call.app.db.session() as session:
+        team_id = await team_id_of(session, call.principal, args.team)
+    query = ExecutionQuery(**args.model_dump(exclude={"team"}), team_id=team_id, principal=call.principal)
+    rows, total = await engine_of(call).find(query)
     end = args.offset + len(rows)
     return ExecutionList(executions=[_summary(r) for r in rows], total=total, next_offset=end if end < total else None)
 

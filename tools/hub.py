@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from hub import Call, Plugin, Role, __version__, accounts
 from hub.clock import UtcDatetime
 from hub.db.models import Team, TeamMember
+from hub.metrics import WINDOW_MINUTES, ToolFigures
 from hub.plugin import NoArguments
 
 plugin = Plugin("hub")
@@ -55,6 +57,48 @@ class HubInfo(BaseModel):
     not_ready: dict[str, str] = Field(
         default_factory=dict, description="The services that are not ready, each with the reason and the fix."
     )
+
+
+class ToolStats(BaseModel):
+    tool: str = Field(description="The tool's name; `*` for all tools together.")
+    calls: int = Field(description="Calls since the hub started.")
+    errors: int = Field(description="Calls whose outcome was not ok (error, denied, invalid arguments).")
+    error_rate: float = Field(description="errors / calls (0 without calls).")
+    p50_ms: float | None = Field(description="Median latency in ms, interpolated in the histogram's buckets.")
+    p95_ms: float | None
+    p99_ms: float | None
+
+    @classmethod
+    def of(cls, figures: ToolFigures) -> ToolStats:
+        def ms(q: float) -> float | None:
+            value = figures.quantiles[q]
+            return None if value is None else round(value * 1000, 3)
+
+        rate = figures.errors / figures.calls if figures.calls else 0.0
+        return cls(
+            tool=figures.tool,
+            calls=figures.calls,
+            errors=figures.errors,
+            error_rate=round(rate, 4),
+            p50_ms=ms(0.5),
+            p95_ms=ms(0.95),
+            p99_ms=ms(0.99),
+        )
+
+
+class MinuteCalls(BaseModel):
+    minute: UtcDatetime = Field(description="The minute's start.")
+    calls: int
+    errors: int
+
+
+class HubMetrics(BaseModel):
+    started_at: UtcDatetime = Field(description="Since when the counts run (this process's start).")
+    per_minute: list[MinuteCalls] = Field(
+        description=f"Tool calls in each of the last {WINDOW_MINUTES} minutes, oldest first (this process only)."
+    )
+    total: ToolStats = Field(description="All tools together.")
+    tools: list[ToolStats] = Field(description="Each tool called since the start, the most called first.")
 
 
 class SettingsView(BaseModel):
@@ -135,6 +179,24 @@ async def whoami(call: Call, args: NoArguments) -> WhoAmI:
 async def hub_info(call: Call, args: NoArguments) -> HubInfo:
     """Describe this hub: version, transports, database kind, loaded plugins and counts."""
     return await hub_facts(call)
+
+
+@plugin.tool(read_only=True, permission="hub.read")
+async def hub_metrics(call: Call, args: NoArguments) -> HubMetrics:
+    """Tool calls of this hub process: calls per minute over the last hour, and per tool the calls, the error
+    rate and the latency percentiles (p50, p95, p99) since the start. The same counts as /metrics."""
+    metrics = call.app.metrics
+    tools, total = metrics.tool_summary()
+    minutes = [
+        MinuteCalls(minute=datetime.fromtimestamp(m.at, UTC), calls=m.calls, errors=m.errors)
+        for m in metrics.per_minute.window()
+    ]
+    return HubMetrics(
+        started_at=call.app.started_at,
+        per_minute=minutes,
+        total=ToolStats.of(total),
+        tools=[ToolStats.of(t) for t in tools],
+    )
 
 
 @plugin.tool(permission="hub.settings", read_only=True)

@@ -17,10 +17,10 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.console import events, pages, pages_admin, pages_extensions, pages_templates, pages_triggers
+from hub.console import events, pages, pages_admin, pages_extensions, pages_history, pages_templates, pages_triggers
 from hub.console.i18n import COOKIE as LANG_COOKIE
 from hub.console.i18n import LANGUAGES
-from hub.console.render import PRE_COOKIE, SESSION_COOKIE, View, cookie_path, secure
+from hub.console.render import PRE_COOKIE, SESSION_COOKIE, View, cookie_path, prefix, secure
 from hub.console.sessions import (
     Signed,
     close_session,
@@ -139,6 +139,16 @@ async def _sign_out(view: View) -> Response:
 page("/ui/signout", _sign_out, methods=["POST"], back=lambda view: view.url())
 
 
+def _oidc_provider(view: View) -> str | None:
+    """The identity provider's name (its issuer's host) when the hub signs in through OIDC, else None."""
+    from hub.teams.oidc import OidcClient  # the OIDC plugin may be left out
+
+    app = view.app
+    if OidcClient not in app.services or app.verifier is None or not app.services.get(OidcClient).configured:
+        return None
+    return urlsplit(app.settings.oidc_issuer or "").netloc or None
+
+
 def _sign_in_page(view: View, status: int = 200, error: str | None = None, username: str = "") -> Response:
     pre = view.request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(32)
     query = view.request.query_params
@@ -151,6 +161,8 @@ def _sign_in_page(view: View, status: int = 200, error: str | None = None, usern
         error=error,
         username=username,
         nav="signin",
+        oidc=_oidc_provider(view),
+        oidc_url=f"{prefix(view.app.settings)}/auth/oidc/login?return_to=console",
     )
     _set_cookie(view, response, PRE_COOKIE, pre, None)
     return response
@@ -232,6 +244,7 @@ _templates_back = lambda view: view.url("/templates")  # noqa: E731
 page("/ui/templates", pages_templates.templates)
 page("/ui/templates/new", pages_templates.template_new, methods=["GET", "POST"], back=_templates_back)
 page("/ui/templates/draft", pages_templates.template_draft, methods=["POST"], back=_templates_back)
+page("/ui/templates/{name}/diff", pages_history.template_diff)
 page(
     "/ui/templates/{name}",
     pages_templates.template_edit,

@@ -43,6 +43,7 @@ class ExecutionQuery:
     template: str | None = None
     status: str | None = None
     trigger: str | None = None
+    team_id: str | None = None
     since: datetime | None = None  # queued at or after
     until: datetime | None = None  # queued before
     limit: int = 50
@@ -161,6 +162,8 @@ async def find(db: Database, query: ExecutionQuery) -> tuple[list[Execution], in
         conditions.append(Execution.status == query.status)
     if query.trigger:
         conditions.append(Execution.trigger_kind == query.trigger)
+    if query.team_id:
+        conditions.append(Execution.team_id == query.team_id)
     if query.since:
         conditions.append(Execution.queued_at >= to_utc(query.since))
     if query.until:

@@ -81,10 +81,11 @@ class Pending:
     state: str
     nonce: str
     verifier: str
+    then: str = ""  # where the callback goes: "" answers the token as JSON, "console" opens a console session
 
     @classmethod
-    def new(cls) -> Pending:
-        return cls(state=generate_token(32), nonce=generate_token(32), verifier=generate_token(64))
+    def new(cls, then: str = "") -> Pending:
+        return cls(state=generate_token(32), nonce=generate_token(32), verifier=generate_token(64), then=then)
 
 
 @dataclass(frozen=True)

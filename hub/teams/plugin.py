@@ -7,7 +7,9 @@ minutes, so any hub process sharing the key can finish the sign-in. ``/auth/oidc
 the state, trades the code (with the verifier, and the client secret from the vault when one is
 named), verifies the id_token (``hub.teams.oidc``), finds or creates the user and applies the group
 mapping both ways (``hub.teams.oidc_sync``), all in one transaction, then answers a hub access token
-as JSON: ``{access_token, token_type, expires_in, user, teams}``.
+as JSON: ``{access_token, token_type, expires_in, user, teams}``. A sign-in started with
+``/auth/oidc/login?return_to=console`` (the console's "Sign in with" button; the choice travels in the
+signed cookie beside the state) ends instead with a console session cookie and a redirect to ``/ui``.
 
 Both routes are public (they authenticate through the provider). Sign-in is off until
 ``GOOSUKE_OIDC_ISSUER`` and ``GOOSUKE_OIDC_CLIENT_ID`` are set; every failure is a problem response
@@ -29,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from hub.context import AppContext
+from hub.db.models import User
 from hub.errors import GoosukeError
 from hub.plugin import Plugin
 from hub.problems import problem
@@ -109,6 +112,7 @@ def _seal(pending: Pending, key: str) -> str:
         "st": pending.state,
         "nn": pending.nonce,
         "cv": pending.verifier,
+        "rt": pending.then,
     }
     return jwt.encode(claims, key, algorithm="HS256")
 
@@ -134,15 +138,17 @@ def _unseal(value: str | None, key: str) -> Pending:
         raise SignInError(
             400, "No sign-in in progress", f"The sign-in cookie is not valid. {RESTART}", "no_sign_in"
         ) from None
-    return Pending(state=str(claims["st"]), nonce=str(claims["nn"]), verifier=str(claims["cv"]))
+    then = str(claims.get("rt") or "")
+    return Pending(state=str(claims["st"]), nonce=str(claims["nn"]), verifier=str(claims["cv"]), then=then)
 
 
 @plugin.route("/auth/oidc/login", methods=["GET"], public=True)
 async def login(request: Request, app: AppContext) -> Response:
-    """Send the browser to the identity provider (state, nonce, PKCE S256)."""
+    """Send the browser to the identity provider (state, nonce, PKCE S256); ``?return_to=console`` makes the
+    callback open a console session and go to the console instead of answering a token."""
     try:
         client, key = _ready(app)
-        pending = Pending.new()
+        pending = Pending.new(then="console" if request.query_params.get("return_to") == "console" else "")
         url = await client.authorization_url(pending)
     except GoosukeError as exc:  # SignInError, or ServiceUnavailable while the hub starts
         return _answer(exc)
@@ -168,6 +174,25 @@ async def callback(request: Request, app: AppContext) -> Response:
     except GoosukeError as exc:  # SignInError, or ServiceUnavailable while the hub starts
         return _answer(exc)
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    return response
+
+
+async def _to_console(app: AppContext, user: User) -> Response:
+    """The console's ending of a sign-in: a console session (its cookie) and a redirect to the dashboard."""
+    from hub.console.render import SESSION_COOKIE, cookie_path, prefix, secure  # the console is optional
+    from hub.console.sessions import open_session
+
+    value = await open_session(app, user)
+    response = RedirectResponse(f"{prefix(app.settings)}/ui", status_code=303, headers={"Cache-Control": "no-store"})
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int(app.settings.console_session_ttl),
+        path=cookie_path(app.settings),
+        httponly=True,
+        samesite="lax",
+        secure=secure(app.settings),
+    )
     return response
 
 
@@ -216,16 +241,21 @@ async def _finish(request: Request, app: AppContext) -> Response:
                 session, call, "auth.oidc_sign_in", f"user:{user.username}", issuer=identity.issuer, created=created
             )
             await session.flush()
-            token, ttl = verifier.issue(user)
-            body = {
-                "access_token": token,
-                "token_type": "bearer",
-                "expires_in": ttl,
-                "user": {"id": user.id, "username": user.username, "role": user.role, "created": created},
-                "teams": await memberships(session, user),
-            }
+            if pending.then == "console":
+                body = None
+            else:
+                token, ttl = verifier.issue(user)
+                body = {
+                    "access_token": token,
+                    "token_type": "bearer",
+                    "expires_in": ttl,
+                    "user": {"id": user.id, "username": user.username, "role": user.role, "created": created},
+                    "teams": await memberships(session, user),
+                }
     except IntegrityError:  # the same first sign-in twice at once: one of them created the user
         raise SignInError(
             409, "Sign-in clashed", f"Another sign-in of this account was under way. {RESTART}", "conflict"
         ) from None
+    if body is None:  # the transaction is committed: the console session can name the user
+        return await _to_console(app, user)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

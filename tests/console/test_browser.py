@@ -119,6 +119,8 @@ async def test_sign_in_watch_runs_live_cancel_one_and_refuse_a_stale_form(
             assert done["status"] == "succeeded", done
             await expect(page.locator("[data-count=succeeded]")).to_have_text("1", timeout=WAIT_MS)
             assert await page.evaluate("window.stayed === true")
+            await expect(page.locator("#calls-spark")).to_be_visible()  # the tool-call chart renders (CSP: inline SVG)
+            await expect(page.locator("#calls-spark polyline")).to_have_count(1)
             await page.screenshot(path=shots(tmp_path, f"{prefix}-dashboard.png"), full_page=True)
 
             await page.click("nav >> text=Executions")
