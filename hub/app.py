@@ -242,11 +242,12 @@ def create_app(settings: Settings, *, registry: Registry | None = None) -> Starl
 
     metadata_url = str(build_resource_metadata_url(resource_url))
     public_routes = [Route(spec.path, _noop) for spec in app.registry.routes if spec.public]
+    foreign_routes = [Route(spec.path, _noop) for spec in app.registry.routes if spec.public and not spec.browser]
     starlette = Starlette(
         routes=routes,
         middleware=[
             Middleware(MetricsMiddleware, metrics=app.metrics),
-            Middleware(HostOriginMiddleware, security=security, exempt=public_routes),
+            Middleware(HostOriginMiddleware, security=security, exempt=foreign_routes),
             Middleware(BodyLimitMiddleware, limit=settings.max_body_bytes),
             Middleware(
                 AuthMiddleware,

@@ -121,6 +121,7 @@ class RouteSpec:
     methods: tuple[str, ...]
     public: bool
     plugin: str
+    browser: bool = False  # a page at the hub's own address: Host and Origin checked even when public
 
 
 @dataclass(frozen=True)
@@ -319,12 +320,14 @@ class Plugin:
         return fn
 
     def route(
-        self, path: str, *, methods: Iterable[str] = ("GET",), public: bool = False
+        self, path: str, *, methods: Iterable[str] = ("GET",), public: bool = False, browser: bool = False
     ) -> Callable[[RouteFn], RouteFn]:
-        """Declare an HTTP route of ``goosuke serve``; ``public`` routes authenticate themselves."""
+        """Declare an HTTP route of ``goosuke serve``; ``public`` routes authenticate themselves. A public
+        route is also open to other sites (a webhook's sender) unless it is a ``browser`` page, whose
+        ``Host`` and ``Origin`` must be the hub's, as on ``/api`` (DNS-rebinding and cross-site protection)."""
 
         def decorator(fn: RouteFn) -> RouteFn:
-            self.routes.append(RouteSpec(path, fn, tuple(methods), public, self.name))
+            self.routes.append(RouteSpec(path, fn, tuple(methods), public, self.name, browser))
             return fn
 
         return decorator

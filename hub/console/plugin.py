@@ -104,7 +104,7 @@ def page(
         except GoosukeError as exc:
             return view.error(exc)
 
-    plugin.route(path, methods=list(methods), public=True)(endpoint)
+    plugin.route(path, methods=list(methods), public=True, browser=True)(endpoint)
 
 
 def _execution_page(view: View) -> str:
@@ -120,7 +120,7 @@ page("/ui/executions/{id}/retry", pages.execution_retry, methods=["POST"], back=
 page("/ui/admin/users", pages.users, methods=["GET", "POST"], back=lambda view: view.url("/admin/users"))
 
 
-@plugin.route("/ui/events", methods=["GET"], public=True)
+@plugin.route("/ui/events", methods=["GET"], public=True, browser=True)
 async def event_stream(request: Request, app: AppContext) -> Response:
     """The live pages' event stream; without a session it says so as an event (EventSource would not follow
     a redirect to the sign-in page: it would give up)."""
@@ -168,7 +168,7 @@ def _sign_in_page(view: View, status: int = 200, error: str | None = None, usern
     return response
 
 
-@plugin.route("/ui/signin", methods=["GET", "POST"], public=True)
+@plugin.route("/ui/signin", methods=["GET", "POST"], public=True, browser=True)
 async def sign_in(request: Request, app: AppContext) -> Response:
     """The sign-in page; its POST signs in with a password or a pasted API token."""
     view = View.of(request, app)
@@ -195,7 +195,7 @@ async def sign_in(request: Request, app: AppContext) -> Response:
     return response
 
 
-@plugin.route("/ui/lang", methods=["GET"], public=True)
+@plugin.route("/ui/lang", methods=["GET"], public=True, browser=True)
 async def language(request: Request, app: AppContext) -> Response:
     """Switch the console's language (``?to=ja``) and go back to the page it was switched on."""
     view = View.of(request, app)
@@ -207,7 +207,7 @@ async def language(request: Request, app: AppContext) -> Response:
     return response
 
 
-@plugin.route("/ui/static/{name}", methods=["GET"], public=True)
+@plugin.route("/ui/static/{name}", methods=["GET"], public=True, browser=True)
 async def asset(request: Request, app: AppContext) -> Response:
     """The console's stylesheet and script (hand-written, no third-party code)."""
     name = request.path_params["name"]

@@ -54,6 +54,16 @@ async def test_auth_none_refuses_cross_site_calls_on_the_facade(tmp_path: Path, 
             # /mcp keeps refusing the same
             mcp = await http.post("/mcp", json=INITIALIZE, headers={**MCP_HEADERS, "Origin": "https://evil.example"})
             assert mcp.status_code == 403
+            # the console too: a rebinding page could otherwise read a page, take its CSRF token and post
+            console = await http.get("/ui/executions", headers={"Host": "evil.example:8765"})
+            assert console.status_code == 421, console.text
+            posted = await http.post(
+                "/ui/admin/users",
+                data={"csrf": "x", "username": "mallory"},
+                headers={"Host": "evil.example:8765", "Origin": "http://evil.example:8765"},
+            )
+            assert posted.status_code == 421
+            assert (await http.get("/ui/executions")).status_code == 200  # at the hub's own address: served
             # probes answer whatever Host a load balancer sends
             assert (await http.get("/healthz", headers={"Host": "10.0.0.7:8765"})).status_code == 200
 
