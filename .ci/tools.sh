@@ -10,6 +10,7 @@
 #   inspector/    @modelcontextprotocol/inspector
 #   goose/        @aaif/goose-binary-linux-x64
 #   servers/      @modelcontextprotocol/server-{everything,memory,filesystem}
+#   axe/          axe-core (the console's accessibility check injects its axe.min.js into Chromium)
 # Prints `export VAR=...` lines on stdout; all progress goes to stderr.
 #
 # Using the exports:
@@ -17,6 +18,7 @@
 #   node "$GOOSUKE_INSPECTOR_CLI" --cli URL --method tools/list        (Node 22.19 or later)
 #   "$GOOSUKE_GOOSE_BIN" --version
 #   "$GOOSUKE_SERVERS_DIR/node_modules/.bin/mcp-server-everything" | mcp-server-memory | mcp-server-filesystem DIR
+#   page.add_script_tag(path=os.environ["GOOSUKE_AXE_JS"])     (then `await axe.run()` in the page)
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,6 +29,7 @@ NODE22_SPEC="node@22"   # newest 22.x (22.23.3 when written); any installed 22.x
 CONFORMANCE_PKG="@modelcontextprotocol/conformance";  CONFORMANCE_VER="0.2.0-alpha.11"
 INSPECTOR_PKG="@modelcontextprotocol/inspector";      INSPECTOR_VER="2.12.0"
 GOOSE_PKG="@aaif/goose-binary-linux-x64";             GOOSE_VER="1.52.0"
+AXE_PKG="axe-core";                                   AXE_VER="4.14.1"   # license MPL-2.0 (test-only, not shipped)
 SERVER_PKGS=(
   "@modelcontextprotocol/server-everything@2026.8.31"
   "@modelcontextprotocol/server-memory@2026.8.31"
@@ -39,6 +42,7 @@ CONFORMANCE_BIN="$TOOLS/conformance/node_modules/$CONFORMANCE_PKG/dist/index.js"
 INSPECTOR_CLI="$TOOLS/inspector/node_modules/$INSPECTOR_PKG/clients/launcher/build/index.js"
 GOOSE_BIN="$TOOLS/goose/node_modules/$GOOSE_PKG/bin/goose"
 SERVERS_DIR="$TOOLS/servers"
+AXE_JS="$TOOLS/axe/node_modules/$AXE_PKG/axe.min.js"
 
 log() { printf '[tools.sh] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -97,7 +101,10 @@ for spec in "${SERVER_PKGS[@]}"; do
   [[ "$(installed_version "$SERVERS_DIR" "${spec%@*}")" == "${spec##*@}" ]] || die "$spec missing after install"
 done
 
-log "ready in $TOOLS (node $NODE22_VERSION, conformance $CONFORMANCE_VER, inspector $INSPECTOR_VER, goose $GOOSE_VER)"
+# 6. axe-core: the accessibility engine the console's browser test runs in each page.
+ensure_pkg "$TOOLS/axe" "$AXE_PKG" "$AXE_VER" "$AXE_JS"
+
+log "ready in $TOOLS (node $NODE22_VERSION, conformance $CONFORMANCE_VER, inspector $INSPECTOR_VER, goose $GOOSE_VER, axe-core $AXE_VER)"
 
 q() { printf '%q' "$1"; }
 cat <<EOF
@@ -107,4 +114,5 @@ export GOOSUKE_CONFORMANCE_BIN=$(q "$CONFORMANCE_BIN")
 export GOOSUKE_INSPECTOR_CLI=$(q "$INSPECTOR_CLI")
 export GOOSUKE_GOOSE_BIN=$(q "$GOOSE_BIN")
 export GOOSUKE_SERVERS_DIR=$(q "$SERVERS_DIR")
+export GOOSUKE_AXE_JS=$(q "$AXE_JS")
 EOF

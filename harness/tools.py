@@ -17,6 +17,7 @@ DEFAULTS = {
     / "inspector/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js",
     "GOOSUKE_GOOSE_BIN": TOOLS / "goose/node_modules/@aaif/goose-binary-linux-x64/bin/goose",
     "GOOSUKE_SERVERS_DIR": TOOLS / "servers",
+    "GOOSUKE_AXE_JS": TOOLS / "axe/node_modules/axe-core/axe.min.js",
 }
 
 
