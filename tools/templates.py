@@ -139,7 +139,7 @@ class History(BaseModel):
 
 class VersionArgs(Arguments):
     name: str = NAME
-    version: int = Field(ge=1, description="The version to show (template_history lists them).")
+    version: int = Field(ge=1, le=2**31 - 1, description="The version to show (template_history lists them).")
 
 
 class Deleted(BaseModel):
@@ -394,6 +394,6 @@ async def template_version_get(call: Call, args: VersionArgs) -> TemplateVersion
         found = await versions.version_of(session, row, args.version)
     return TemplateVersionInfo(
         name=args.name,
-        definition=TemplateDefinition.model_validate(found.definition),
+        definition=versions.definition_of(found, args.name),
         **VersionSummary.of(found).model_dump(),
     )

@@ -58,7 +58,7 @@ def stream(view: View) -> Response:
         closes = time.monotonic() + settings.console_stream_seconds
         while time.monotonic() < closes:
             if view.signed is not None and view.signed.id != "anonymous":  # GOOSUKE_AUTH=none: nothing ends
-                signed = await resolve(view.app, cookie)
+                signed = await resolve(view.app, cookie, touch=False)
                 if signed is None:
                     yield _event("signin", json.dumps({"to": view.url("/signin", reason="expired")}))
                     return

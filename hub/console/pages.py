@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from hub.console.render import View, field_errors
 from hub.engine.records import FINAL_STATES, Status, TriggerKind
-from hub.errors import Conflict, InvalidArguments, PermissionDenied
+from hub.errors import Conflict, InvalidArguments, NotFound, PermissionDenied
 
 STATUSES: tuple[str, ...] = get_args(Status)
 TRIGGERS: tuple[str, ...] = get_args(TriggerKind)
@@ -111,7 +111,10 @@ async def _deliveries(view: View) -> list[dict[str, Any]]:
     hooks = (await view.tool("webhook_list"))["webhooks"][:DELIVERY_HOOKS]
     found = []
     for hook in hooks:
-        found += (await view.tool("webhook_deliveries", name=hook["name"], limit=DELIVERIES))["deliveries"]
+        try:
+            found += (await view.tool("webhook_deliveries", name=hook["name"], limit=DELIVERIES))["deliveries"]
+        except NotFound:  # deleted between the two calls
+            continue
     return sorted(found, key=lambda d: str(d["fired_at"]), reverse=True)[:DELIVERIES]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from hub.console.render import View, field_errors
+from hub.console.render import View, digits, field_errors
 from hub.errors import Conflict, GoosukeError, InvalidArguments, NotFound, PermissionDenied
 
 AUDIT_PAGE = 50
@@ -99,7 +99,7 @@ async def tokens(view: View) -> Response:
                 name=values["name"],
                 username=values["username"],
                 role=values["role"] or None,
-                expires_in_days=(int(days) if days.isdigit() else days) if days else None,
+                expires_in_days=(int(days) if digits(days) else days) if days else None,
                 note=values["note"] or None,
             )
         except (InvalidArguments, Conflict, NotFound) as exc:

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import Response
 
 from hub.console import pages_templates
-from hub.console.render import View
+from hub.console.render import View, digits
 from hub.errors import Conflict, InvalidArguments, NotFound, PermissionDenied
 
 SEP = "__"
@@ -207,9 +207,9 @@ async def extension_edit(view: View) -> Response:
         values = {"timeout": view.form.get("timeout", "").strip(), "enabled": view.form.get("enabled", "")}
         changes: dict[str, Any] = {"env_keys": keys}
         if values["timeout"]:
-            if not values["timeout"].isdigit():
+            if not digits(values["timeout"]):
                 errors["timeout"] = view.t("ext.timeout_number")
-            changes["timeout"] = int(values["timeout"]) if values["timeout"].isdigit() else None
+            changes["timeout"] = int(values["timeout"]) if digits(values["timeout"]) else None
         if not errors:
             try:
                 await view.tool(

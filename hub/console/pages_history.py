@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 from starlette.responses import Response
 
-from hub.console.render import View
+from hub.console.render import View, digits
 from hub.errors import InvalidArguments
 
 HISTORY = 20
@@ -80,7 +80,7 @@ def _version(view: View, key: str) -> int | None:
     text = view.request.query_params.get(key, "").strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not digits(text) or int(text) < 1:
         raise InvalidArguments(f"{key} must be a version number (1, 2, ...), not {text[:20]!r}.")
     return int(text)
 

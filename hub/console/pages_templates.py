@@ -13,16 +13,15 @@ which comes back to the editor with the extension attached. The editor also list
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, Response
 
+from hub import jsonlimits
 from hub.console import pages_history
-from hub.console.render import HEADERS, View, field_errors
-from hub.errors import Conflict, GoosukeError, InvalidArguments, PermissionDenied
+from hub.console.render import HEADERS, View, digits, field_errors
+from hub.errors import BadRequest, Conflict, GoosukeError, InvalidArguments, PermissionDenied
 from hub.templates.definition import TemplateDefinition, bind_values
 from hub.templates.rendering import render_async
 
@@ -142,7 +141,7 @@ def _errors(exc: GoosukeError, rows: list[dict[str, str]]) -> dict[str, str]:
         key = head or "form"
         if head == "parameters" and rest:
             which = rest.split(".", 1)[0]
-            if which.isdigit() and int(which) < len(keys):
+            if digits(which) and int(which) < len(keys):
                 which = keys[int(which)]
             key = f"param:{which}" if which in keys else "parameters"
         message = str(item.get("message", ""))
@@ -155,8 +154,8 @@ def _default(row: dict[str, str]) -> Any:
     text = row["default"]
     if row["type"] in ("number", "boolean", "object", "array"):
         try:
-            return json.loads(text)
-        except ValueError:
+            return jsonlimits.loads(text)
+        except BadRequest:  # not JSON, or nested past the hub's limit: kept as typed
             return text
     return text
 
@@ -256,13 +255,13 @@ def _saving(draft: dict[str, Any], name: str | None, *, dry_run: bool = False) -
         return "template_create", arguments
     del arguments["name"]
     arguments["instructions"] = arguments["instructions"] or ""
-    version = int(draft["version"]) if draft["version"].isdigit() else None
+    version = int(draft["version"]) if digits(draft["version"]) else None
     return "template_update", {"name": name, "expected_version": version, **arguments}
 
 
 async def _checked(view: View, draft: dict[str, Any]) -> tuple[dict[str, str], TemplateDefinition | None]:
     """The draft checked by the tool a save would call, in its dry run (nothing written): field errors, or
-    the definition it would store. A user who may not save it (a viewer, a built-in) gets no check."""
+    the definition it would store. A user who may not save it (a viewer, a built-in) gets neither."""
     placeholder = not draft["name"]
     if placeholder:
         draft = {**draft, "name": "draft"}
@@ -277,11 +276,8 @@ async def _checked(view: View, draft: dict[str, Any]) -> tuple[dict[str, str], T
         if placeholder:
             errors.pop("name", None)
         return errors, None
-    except PermissionDenied:
-        try:
-            return {}, TemplateDefinition.model_validate(_arguments(draft))
-        except ValidationError:
-            return {}, None
+    except PermissionDenied:  # no preview either: over MCP, only a template one may see renders (template_render)
+        return {}, None
     return {}, TemplateDefinition.model_validate({k: info[k] for k in TemplateDefinition.model_fields})
 
 

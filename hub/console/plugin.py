@@ -70,10 +70,10 @@ def _same_origin(view: View) -> bool:
     return netloc in {view.request.headers.get("host", ""), public} - {""}
 
 
-async def _signed(view: View) -> Signed | None:
+async def _signed(view: View, *, touch: bool = True) -> Signed | None:
     if view.app.settings.auth == "none":
         return Signed(id="anonymous", csrf=ANONYMOUS_CSRF, principal=ANONYMOUS_ADMIN)
-    return await resolve(view.app, view.request.cookies.get(SESSION_COOKIE))
+    return await resolve(view.app, view.request.cookies.get(SESSION_COOKIE), touch=touch)
 
 
 def page(
@@ -125,7 +125,7 @@ async def event_stream(request: Request, app: AppContext) -> Response:
     """The live pages' event stream; without a session it says so as an event (EventSource would not follow
     a redirect to the sign-in page: it would give up)."""
     view = View.of(request, app)
-    view.signed = await _signed(view)
+    view.signed = await _signed(view, touch=False)
     return events.stream(view) if view.signed is not None else events.ended(view)
 
 

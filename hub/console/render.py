@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import jinja2
 from starlette.requests import Request
@@ -40,6 +40,12 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def digits(text: str) -> bool:
+    """``text`` is a plain, short decimal number that ``int()`` reads (``str.isdigit`` also says yes to
+    ``²`` and to 5,000 digits, which ``int()`` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def when(value: object) -> str:
@@ -143,9 +149,11 @@ class View:
 
     def safe_next(self, value: str | None) -> str:
         """A return address after sign-in that stays inside the console (never another site)."""
-        if value and value.startswith(self.base) and not value.startswith("//") and "\\" not in value:
-            return value
-        return self.base
+        if not value or not value.startswith(self.base) or value.startswith("//") or "\\" in value:
+            return self.base
+        if not value.isprintable():
+            return self.base
+        return quote(value, safe="/?&=%#:@!$'()*+,;~-._")  # a Location header is ASCII: the rest percent-encoded
 
 
 def field_errors(exc: GoosukeError) -> dict[str, str]:

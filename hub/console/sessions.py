@@ -75,8 +75,10 @@ async def close_session(app: AppContext, value: str | None) -> None:
         await session.execute(delete(ConsoleSession).where(ConsoleSession.id == _digest(value)))
 
 
-async def resolve(app: AppContext, value: str | None) -> Signed | None:
-    """The session behind a cookie value with its user's live grants, or None when there is none any more."""
+async def resolve(app: AppContext, value: str | None, *, touch: bool = True) -> Signed | None:
+    """The session behind a cookie value with its user's live grants, or None when there is none any more.
+    ``touch``: the request is the user's (a click), so the idle clock starts again; a live page's event
+    stream is not, so an unattended open page still signs out after ``console_session_idle``."""
     if not value or len(value) > 200:
         return None
     now = datetime.now(UTC)
@@ -99,7 +101,7 @@ async def resolve(app: AppContext, value: str | None) -> Signed | None:
         if not live or user is None:
             await session.delete(row)
             return None
-        if now - aware(row.last_seen_at) > TOUCH_EVERY:
+        if touch and now - aware(row.last_seen_at) > TOUCH_EVERY:
             row.last_seen_at = now
         grants, home = await user_grants(session, user)
         if token is not None:

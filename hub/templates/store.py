@@ -306,6 +306,12 @@ async def replace(
     versions.record(
         session, row, definition, ("the library's new version: " if library else "changed ") + ", ".join(changed)
     )
+    try:  # another change saved this version number meanwhile (its history row is unique)
+        await session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"Template {row.name!r} was changed meanwhile; read it again (template_get) and reapply your change."
+        ) from None
     triggers = await triggers_of(session, row.name)
     await audit(session, actor, "template.update", row.name, version=row.version, changed=changed, triggers=triggers)
     return row

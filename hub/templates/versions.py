@@ -6,14 +6,14 @@ seeding; ``template_history`` and ``template_version_get`` read them with the te
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hub.clock import UtcDatetime, aware
 from hub.db.models import TaskTemplate
 from hub.db.template_models import TemplateVersion
-from hub.errors import NotFound
+from hub.errors import Conflict, NotFound
 from hub.templates.definition import TemplateDefinition
 
 
@@ -73,3 +73,19 @@ async def version_of(session: AsyncSession, row: TaskTemplate, version: int) -> 
             errors=[{"field": "version", "message": f"No stored version {version}."}],
         )
     return found
+
+
+def definition_of(found: TemplateVersion, name: str) -> TemplateDefinition:
+    """A stored version as a definition.
+
+    Raises:
+        Conflict: the version was stored in a shape this hub no longer reads (say which field).
+    """
+    try:
+        return TemplateDefinition.model_validate(found.definition)
+    except ValidationError as exc:
+        where = ".".join(str(part) for part in exc.errors()[0]["loc"]) or "(definition)"
+        raise Conflict(
+            f"Version {found.version} of template {name!r} was stored in a form this hub no longer reads "
+            f"({where}); compare other versions, or read the current one with template_get."
+        ) from None

@@ -46,6 +46,8 @@ __all__ = ["KILL_GRACE", "MARKER", "RenderWorkers", "current", "render_killable"
 
 MARKER = "goosuke-render-worker"  # in every worker's command line (ps, /proc/<pid>/cmdline)
 KILL_GRACE = 0.5  # seconds past the timeout before the kill: the sandbox's own deadline comes first
+QUEUE_ROUNDS = 4  # renders' worth of waiting for a free worker before a render is refused (503)
+WORKER_START_BOUND = 10.0  # seconds added to that wait for workers (re)starting meanwhile
 START_TIMEOUT = 30.0  # seconds a new worker may take to import Jinja and say it is ready
 MAX_REPLY_BYTES = 6 * MAX_RENDERED_CHARS + 65_536  # the longest text as JSON (\uXXXX escapes), plus room
 _TEMPLATES = Path(__file__).resolve().parent
@@ -190,7 +192,17 @@ class RenderWorkers:
             ServiceUnavailable: the pool is stopped, or no worker could be started.
         """
         request = pickle.dumps((source, dict(values), label, self.timeout), protocol=pickle.HIGHEST_PROTOCOL)
-        async with self._slots:
+        # a worker frees within one render's bound (and a restart): a render waits a few rounds, never forever
+        wait = QUEUE_ROUNDS * (self.timeout + KILL_GRACE) + WORKER_START_BOUND
+        try:
+            with anyio.fail_after(wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise ServiceUnavailable(
+                f"All {self.size} render workers stayed busy for {wait:g} s; try again in a moment "
+                "(GOOSUKE_RENDER_WORKERS sets how many render at once)."
+            ) from None
+        try:
             while True:
                 reused = bool(self._idle)
                 worker = self._idle.pop() if reused else await self._start()
@@ -203,6 +215,8 @@ class RenderWorkers:
                         continue
                     raise _stopped(label, str(exc)) from None
                 break
+        finally:
+            self._slots.release()
         if answer is None:
             raise _too_slow(label, self.timeout)
         text = answer.get("text")

@@ -283,3 +283,30 @@ async def test_the_event_stream_without_a_session_tells_the_page_to_sign_in(live
         response = await http.get("/ui/events", cookies={"goosuke_console": "long-gone"})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
     assert 'event: signin\ndata: {"to": "/ui/signin?reason=expired"}' in response.text
+
+
+async def test_odd_addresses_and_numbers_get_an_answer_never_a_500(live_hub: LiveHub) -> None:
+    await set_password(live_hub.context.db, "admin")
+    async with live_hub.http() as http:
+        await sign_in(http, "admin")
+        switched = await http.get("/ui/lang", params={"to": "ja", "next": "/ui/あ"})  # a Location is ASCII
+        assert switched.status_code == 303 and switched.headers["location"] == "/ui/%E3%81%82"
+        for query in ("a=²", "a=" + "9" * 5000, "a=1&b=99999999999999999999"):
+            diff = await http.get(f"/ui/templates/meeting-summary/diff?{query}")
+            assert diff.status_code in (404, 422), (query, diff.status_code)
+
+
+async def test_a_live_page_does_not_keep_an_unattended_session_alive(live_hub: LiveHub) -> None:
+    await set_password(live_hub.context.db, "admin")
+    async with live_hub.http() as http:
+        await sign_in(http, "admin")
+        long_ago = datetime.now(UTC) - timedelta(minutes=30)
+        async with live_hub.context.db.session() as session:
+            await session.execute(update(ConsoleSession).values(last_seen_at=long_ago))
+        async with http.stream("GET", "/ui/events", params={"page": "dashboard"}) as stream:
+            async for line in stream.aiter_lines():
+                if line.startswith("data:"):
+                    break  # one update arrived: the stream read the session
+        async with live_hub.context.db.session() as session:
+            seen = await session.scalar(select(ConsoleSession.last_seen_at))
+    assert seen is not None and abs((seen.replace(tzinfo=UTC) - long_ago).total_seconds()) < 1

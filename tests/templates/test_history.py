@@ -134,7 +134,11 @@ async def test_migration_keeps_each_templates_current_version_as_its_first(empty
                     parameters=[{"key": "topic", "input_type": "string", "requirement": "required"}],
                     extensions=["developer"],
                     agent="goose",
-                    agent_settings={"max_turns": 3},
+                    agent_settings={
+                        "max_turns": 3,
+                        "argv": ["sh", "-c", "x"],
+                        "base_url": "http://h",
+                    },  # pre-runner host keys
                     tags=["a"],
                     tag_index=",a,",
                     delivery={"deliver_to": [{"channel": "123"}]},
@@ -156,6 +160,7 @@ async def test_migration_keeps_each_templates_current_version_as_its_first(empty
         assert (stored.template_id, stored.version, stored.saved_by) == (template_id, 4, "ben")
         definition = stored.definition
         assert (definition["name"], definition["title"], definition["extensions"]) == ("old-note", "Old", ["developer"])
+        # the host keys belong to the runner the Runners service makes at start-up, never to history
         assert definition["agent_settings"] == {"max_turns": 3} and definition["tags"] == ["a"]
         assert definition["deliver_to"] == [{"channel": "123"}] and definition["announce_failures_to"] is None
         await db.downgrade("0015")

@@ -19,12 +19,15 @@ depends_on = None
 
 FIELDS = ("name", "title", "description", "prompt", "instructions", "agent", "runner")
 JSON_FIELDS = ("parameters", "extensions", "agent_settings", "tags", "delivery")
+# a runner's settings, never a template's: a row not yet moved onto a runner (the Runners service does
+# that at start-up, as a version of its own) keeps them out of its history
+HOST_FIELDS = ("argv", "base_url", "api_key_secret", "provider", "options")
 
 
 def _definition(row: Any) -> dict[str, Any]:
     """A template row as its stored definition (the shape ``TemplateDefinition.model_dump(mode="json")`` has)."""
     data = {key: getattr(row, key) for key in FIELDS}
-    data["agent_settings"] = row.agent_settings or {}
+    data["agent_settings"] = {k: v for k, v in (row.agent_settings or {}).items() if k not in HOST_FIELDS}
     data["tags"] = list(row.tags or [])
     data["parameters"] = list(row.parameters or [])
     data["extensions"] = list(row.extensions or [])
