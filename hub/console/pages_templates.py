@@ -1,7 +1,7 @@
 """The console's template pages: the list, the editor (parameters, live check and preview, recommended extensions).
 
 Reads and saves go through ``template_list``, ``template_get``, ``template_create`` and ``template_update``
-with the signed-in user's principal. The editor's live part (``/ui/templates/draft``, posted by
+with the signed-in user's principal. The editor's live part (``/ui/templates/-draft``, posted by
 ``static/templates.js`` as the user types) checks the unsaved draft with the tool a save would call, in
 its ``dry_run`` (``template_create``, or ``template_update`` for a saved template: every check, nothing
 written), then renders the checked prompt in the template sandbox with the sample values; it also asks

@@ -242,8 +242,8 @@ page("/ui/admin/audit", pages_admin.audit)
 # templates and extensions (pages_templates, pages_extensions)
 _templates_back = lambda view: view.url("/templates")  # noqa: E731
 page("/ui/templates", pages_templates.templates)
-page("/ui/templates/new", pages_templates.template_new, methods=["GET", "POST"], back=_templates_back)
-page("/ui/templates/draft", pages_templates.template_draft, methods=["POST"], back=_templates_back)
+page("/ui/templates/-new", pages_templates.template_new, methods=["GET", "POST"], back=_templates_back)
+page("/ui/templates/-draft", pages_templates.template_draft, methods=["POST"], back=_templates_back)
 page("/ui/templates/{name}/diff", pages_history.template_diff)
 page(
     "/ui/templates/{name}",

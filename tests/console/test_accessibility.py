@@ -60,7 +60,7 @@ def pages(ids: dict[str, str]) -> list[str]:
         f"/ui/executions/{ids['execution']}",
         "/ui/admin/users",
         "/ui/templates",
-        "/ui/templates/new",
+        "/ui/templates/-new",
         "/ui/templates/shout",
         "/ui/templates/shout/diff",
         "/ui/templates/meeting-summary",  # a built-in: read-only
@@ -119,13 +119,13 @@ async def states(page: Page, hub: Hub) -> dict[str, list[dict[str, Any]]]:
     await page.click("#add-token")
     await expect(page.locator("#new-token")).to_contain_text("gsk_")
     found["/ui/admin/tokens (a token shown once)"] = await violations(page, axe_js)
-    await page.goto(f"{hub.url}/ui/templates/new")
+    await page.goto(f"{hub.url}/ui/templates/-new")
     await page.fill("#tpl-name", "notes")
     await page.fill("#tpl-title", "Notes")
     await page.fill("#tpl-prompt", "Read the files in my notes directory for {{ who }}.")
     await expect(page.locator("#err-parameters")).to_be_visible(timeout=WAIT_MS)
     await expect(page.locator("#recommendations li").first).to_be_visible(timeout=WAIT_MS)
-    found["/ui/templates/new (live check and recommendations)"] = await violations(page, axe_js)
+    found["/ui/templates/-new (live check and recommendations)"] = await violations(page, axe_js)
     return found
 
 

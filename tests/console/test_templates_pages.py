@@ -50,10 +50,10 @@ async def test_the_editor_creates_a_template_with_two_parameters_and_lists_it(li
     await set_password(live_hub.context.db, "admin")
     async with live_hub.http() as http:
         await sign_in(http, "admin")
-        page = await http.get("/ui/templates/new")
+        page = await http.get("/ui/templates/-new")
         assert page.status_code == 200 and 'id="template-form"' in page.text
         fields = {"name": "greet", "title": "Greet", "prompt": "Hello {{ who }} x{{ times }}", "tags": "demo, hi"}
-        made = await http.post("/ui/templates/new", data=editor_form(csrf_of(page.text), **fields, params=TWO))
+        made = await http.post("/ui/templates/-new", data=editor_form(csrf_of(page.text), **fields, params=TWO))
         assert made.status_code == 303 and made.headers["location"] == "/ui/templates/greet?saved=1"
         edit = await http.get(made.headers["location"])
         assert 'value="who"' in edit.text and 'value="times"' in edit.text and "Saved (version 1)." in edit.text
@@ -70,15 +70,15 @@ async def test_a_wrong_form_shows_each_error_by_its_field_and_keeps_the_input(li
     await set_password(live_hub.context.db, "admin")
     async with live_hub.http() as http:
         await sign_in(http, "admin")
-        page = await http.get("/ui/templates/new")
+        page = await http.get("/ui/templates/-new")
         bad = {"name": "Bad Name", "title": "", "prompt": "Hi {{ who }}"}
-        response = await http.post("/ui/templates/new", data=editor_form(csrf_of(page.text), **bad))
+        response = await http.post("/ui/templates/-new", data=editor_form(csrf_of(page.text), **bad))
         assert response.status_code == 422
         assert 'id="err-name"' in response.text and "should match pattern" in response.text
         assert "at least 1 character" in response.text and 'value="Bad Name"' in response.text
         undeclared = {"name": "ok-name", "title": "T", "prompt": "Hi {{ who }} and {{ nobody }}"}
         rules = await http.post(
-            "/ui/templates/new", data=editor_form(csrf_of(response.text), **undeclared, params=TWO[:1])
+            "/ui/templates/-new", data=editor_form(csrf_of(response.text), **undeclared, params=TWO[:1])
         )
     assert rules.status_code == 422
     assert "{{ nobody }} is used but not declared" in rules.text  # next to the parameters
@@ -93,11 +93,11 @@ async def test_the_draft_check_renders_the_preview_and_names_the_wrong_field(liv
         page = await sign_in(http, "admin")
         csrf = csrf_of(page)
         fields = {"name": "", "title": "Greet", "prompt": "Hello {{ who }} x{{ times }}"}
-        good = await http.post("/ui/templates/draft", data=editor_form(csrf, **fields, params=TWO))
+        good = await http.post("/ui/templates/-draft", data=editor_form(csrf, **fields, params=TWO))
         fields["prompt"] = "Read the files in my notes directory and {{ who }} {{ times }} {{ ghost }}"
-        wrong = await http.post("/ui/templates/draft", data=editor_form(csrf, **fields, params=TWO))
+        wrong = await http.post("/ui/templates/-draft", data=editor_form(csrf, **fields, params=TWO))
         typed = await http.post(
-            "/ui/templates/draft",
+            "/ui/templates/-draft",
             data=editor_form(
                 csrf, **{**fields, "prompt": "{{ who }} {{ times }}"}, params=[TWO[0], {**TWO[1], "sample": "many"}]
             ),
@@ -114,14 +114,14 @@ async def test_accepting_a_recommendation_installs_it_and_attaches_it_to_the_tem
     await set_password(live_hub.context.db, "admin")
     async with live_hub.http() as http:
         await sign_in(http, "admin")
-        page = await http.get("/ui/templates/new")
+        page = await http.get("/ui/templates/-new")
         fields = {
             "name": "notes",
             "title": "Notes",
             "prompt": "Read the files in my notes directory",
             "then": f"add:{FILESYSTEM}",
         }
-        saved = await http.post("/ui/templates/new", data=editor_form(csrf_of(page.text), **fields))
+        saved = await http.post("/ui/templates/-new", data=editor_form(csrf_of(page.text), **fields))
         assert saved.status_code == 303
         assert (
             saved.headers["location"] == f"/ui/extensions/add?catalog={FILESYSTEM.replace('/', '%2F')}&template=notes"
@@ -212,11 +212,11 @@ async def test_a_viewer_may_read_templates_but_every_edit_post_is_403(live_hub: 
         assert (await http.get("/ui/templates/shared")).status_code == 200
         builtin = await http.get("/ui/templates/meeting-summary")
         assert builtin.status_code == 200 and 'id="builtin"' in builtin.text
-        assert (await http.get("/ui/templates/new")).status_code == 403
-        more = await http.post("/ui/templates/new", data=editor_form(csrf, name="x", then="add_param"))
+        assert (await http.get("/ui/templates/-new")).status_code == 403
+        more = await http.post("/ui/templates/-new", data=editor_form(csrf, name="x", then="add_param"))
         assert more.status_code == 403
         fields = {"name": "mine", "title": "Mine", "prompt": "Hi."}
-        assert (await http.post("/ui/templates/new", data=editor_form(csrf, **fields))).status_code == 403
+        assert (await http.post("/ui/templates/-new", data=editor_form(csrf, **fields))).status_code == 403
         edit = await http.post("/ui/templates/shared", data=editor_form(csrf, **{**fields, "name": "shared"}))
         assert edit.status_code == 403 and "templates.manage" in edit.text
         assert (await http.get("/ui/extensions")).status_code == 403
@@ -246,7 +246,7 @@ async def test_another_team_s_template_is_404_to_read_and_to_edit(live_hub: Live
 
 async def test_the_draft_endpoint_answers_json_only_with_a_session(live_hub: LiveHub) -> None:
     async with live_hub.http() as http:
-        response = await http.post("/ui/templates/draft", data={"csrf": "x", "prompt": "Hi"})
+        response = await http.post("/ui/templates/-draft", data={"csrf": "x", "prompt": "Hi"})
     assert response.status_code == 303 and "/ui/signin" in response.headers["location"]
 
 
@@ -285,13 +285,13 @@ async def test_on_a_sub_path_the_editor_posts_and_redirects_under_it(settings: S
             httpx2.AsyncClient(base_url=public.removesuffix("/goosuke"), timeout=30) as http,
         ):
             await sign_in(http, "admin", base="/goosuke/ui")
-            page = await http.get("/goosuke/ui/templates/new")
-            assert 'data-draft="/goosuke/ui/templates/draft"' in page.text
+            page = await http.get("/goosuke/ui/templates/-new")
+            assert 'data-draft="/goosuke/ui/templates/-draft"' in page.text
             assert 'src="/goosuke/ui/static/templates.js"' in page.text
             fields = {"name": "far", "title": "Far", "prompt": "Read my notes directory", "then": f"add:{FILESYSTEM}"}
             form = editor_form(csrf_of(page.text), **fields)
-            draft = await http.post("/goosuke/ui/templates/draft", data=form)
-            made = await http.post("/goosuke/ui/templates/new", data=form)
+            draft = await http.post("/goosuke/ui/templates/-draft", data=form)
+            made = await http.post("/goosuke/ui/templates/-new", data=form)
     assert draft.status_code == 200 and f'value="add:{FILESYSTEM}"' in draft.json()["recommendations"]
     assert made.headers["location"].startswith("/goosuke/ui/extensions/add?catalog=")
 
@@ -347,12 +347,12 @@ async def test_the_draft_of_a_saved_template_is_checked_by_template_update_s_dry
         page = await sign_in(http, "admin")
         csrf = csrf_of(page)
         fields = {"name": "greet", "title": "Greet", "prompt": "Hi {{ who }}!", "version": "1"}
-        good = await http.post("/ui/templates/draft", data=editor_form(csrf, **fields, params=TWO[:1]))
+        good = await http.post("/ui/templates/-draft", data=editor_form(csrf, **fields, params=TWO[:1]))
         taken = await http.post(  # a new template's name that is taken: the name's error, as a save would say
-            "/ui/templates/draft", data=editor_form(csrf, **{**fields, "version": ""}, params=TWO[:1])
+            "/ui/templates/-draft", data=editor_form(csrf, **{**fields, "version": ""}, params=TWO[:1])
         )
         await admin_tool(live_hub, "template_update", name="greet", title="Changed meanwhile")
-        stale = await http.post("/ui/templates/draft", data=editor_form(csrf, **fields, params=TWO[:1]))
+        stale = await http.post("/ui/templates/-draft", data=editor_form(csrf, **fields, params=TWO[:1]))
     assert good.status_code == 200 and good.json() == {**good.json(), "errors": {}, "prompt": "Hi Ada!"}
     assert "exists already" in taken.json()["errors"]["name"]
     assert "someone changed it" in stale.json()["errors"]["form"]
@@ -367,6 +367,24 @@ async def test_a_viewer_s_draft_renders_nothing_as_over_mcp(live_hub: LiveHub) -
     async with live_hub.http() as http:
         page = await sign_in(http, "vic")
         fields = {"name": "meeting-summary", "title": "T", "prompt": "Hello {{ who }}", "version": "1"}
-        draft = await http.post("/ui/templates/draft", data=editor_form(csrf_of(page), **fields, params=TWO[:1]))
+        draft = await http.post("/ui/templates/-draft", data=editor_form(csrf_of(page), **fields, params=TWO[:1]))
     # a viewer may render only a template one may see (template_render), never any text one types
     assert draft.status_code == 200 and draft.json()["errors"] == {} and draft.json()["prompt"] is None
+
+
+async def test_templates_named_new_and_draft_open_and_save_like_any_other(live_hub: LiveHub) -> None:
+    await set_password(live_hub.context.db, "admin")
+    async with live_hub.http() as http:
+        await sign_in(http, "admin")
+        for name in ("new", "draft"):
+            page = await http.get("/ui/templates/-new")
+            fields = {"name": name, "title": name.title(), "prompt": "Hello {{ who }}"}
+            made = await http.post("/ui/templates/-new", data=editor_form(csrf_of(page.text), **fields, params=TWO[:1]))
+            assert made.headers["location"] == f"/ui/templates/{name}?saved=1"
+            edit = await http.get(f"/ui/templates/{name}")
+            assert edit.status_code == 200 and f'value="{name.title()}"' in edit.text
+            changed = {**fields, "title": "Changed", "version": "1"}
+            saved = await http.post(
+                f"/ui/templates/{name}", data=editor_form(csrf_of(edit.text), **changed, params=TWO[:1])
+            )
+            assert saved.status_code == 303 and saved.headers["location"] == f"/ui/templates/{name}?saved=2"
