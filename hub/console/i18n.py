@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hub.console import words_admin, words_editor, words_misc, words_triggers
+
 LANGUAGES = ("en", "ja")
 COOKIE = "goosuke_lang"
 
@@ -698,6 +700,10 @@ JA: dict[str, str] = {
     "tpl.diff_label": "2 つのバージョンの統合差分",
     "tpl.diff_same": "2 つのバージョンは同じです。",
 }
+
+for _words in (words_triggers, words_admin, words_editor, words_misc):
+    EN.update(_words.EN)
+    JA.update(_words.JA)
 
 CATALOGS: dict[str, dict[str, str]] = {"en": EN, "ja": JA}
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from importlib import resources as package_files
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.console import events, pages, pages_admin, pages_extensions, pages_history, pages_templates, pages_triggers
 from hub.console.i18n import COOKIE as LANG_COOKIE
-from hub.console.i18n import LANGUAGES
+from hub.console.i18n import EN, LANGUAGES
 from hub.console.render import PRE_COOKIE, SESSION_COOKIE, View, cookie_path, prefix, secure
 from hub.console.sessions import (
     Signed,
@@ -149,20 +149,31 @@ def _oidc_provider(view: View) -> str | None:
     return urlsplit(app.settings.oidc_issuer or "").netloc or None
 
 
+def _oidc_failure(view: View) -> str | None:
+    """Why a sign-in through the identity provider failed (``?oidc=<reason>``, set by its callback), in words."""
+    reason = view.request.query_params.get("oidc")
+    if not reason:
+        return None
+    key = f"oidc.{reason}"
+    return view.t(key) if key in EN else view.t("oidc.other")
+
+
 def _sign_in_page(view: View, status: int = 200, error: str | None = None, username: str = "") -> Response:
     pre = view.request.cookies.get(PRE_COOKIE) or secrets.token_urlsafe(32)
     query = view.request.query_params
+    back = view.safe_next(view.form.get("next") or query.get("next"))
     response = view.render(
         "signin.html",
         status=status,
         csrf=pre,
-        next=view.safe_next(view.form.get("next") or query.get("next")),
+        next=back,
         reason=query.get("reason") if status == 200 else None,
         error=error,
         username=username,
         nav="signin",
         oidc=_oidc_provider(view),
-        oidc_url=f"{prefix(view.app.settings)}/auth/oidc/login?return_to=console",
+        oidc_url=f"{prefix(view.app.settings)}/auth/oidc/login?{urlencode({'return_to': 'console', 'next': back})}",
+        oidc_failed=_oidc_failure(view) if status == 200 else None,
     )
     _set_cookie(view, response, PRE_COOKIE, pre, None)
     return response

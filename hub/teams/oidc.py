@@ -81,7 +81,7 @@ class Pending:
     state: str
     nonce: str
     verifier: str
-    then: str = ""  # where the callback goes: "" answers the token as JSON, "console" opens a console session
+    then: str = ""  # where the callback goes: "" answers the token as JSON, "console:<page>" opens a console session
 
     @classmethod
     def new(cls, then: str = "") -> Pending:

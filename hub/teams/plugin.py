@@ -8,8 +8,10 @@ the state, trades the code (with the verifier, and the client secret from the va
 named), verifies the id_token (``hub.teams.oidc``), finds or creates the user and applies the group
 mapping both ways (``hub.teams.oidc_sync``), all in one transaction, then answers a hub access token
 as JSON: ``{access_token, token_type, expires_in, user, teams}``. A sign-in started with
-``/auth/oidc/login?return_to=console`` (the console's "Sign in with" button; the choice travels in the
-signed cookie beside the state) ends instead with a console session cookie and a redirect to ``/ui``.
+``/auth/oidc/login?return_to=console`` (the console's "Sign in with" button; the choice, and the console
+page to return to from ``&next=``, travel in the signed cookie beside the state) ends instead with a
+console session cookie and a redirect to that page; when such a sign-in fails, the browser is sent back
+to the console's sign-in page, which names the reason, instead of being answered a problem response.
 
 Both routes are public (they authenticate through the provider). Sign-in is off until
 ``GOOSUKE_OIDC_ISSUER`` and ``GOOSUKE_OIDC_CLIENT_ID`` are set; every failure is a problem response
@@ -23,6 +25,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlencode
 
 import httpx2
 import jwt
@@ -148,9 +151,11 @@ async def login(request: Request, app: AppContext) -> Response:
     callback open a console session and go to the console instead of answering a token."""
     try:
         client, key = _ready(app)
-        pending = Pending.new(then="console" if request.query_params.get("return_to") == "console" else "")
+        pending = Pending.new(then=_then(request, app))
         url = await client.authorization_url(pending)
     except GoosukeError as exc:  # SignInError, or ServiceUnavailable while the hub starts
+        if request.query_params.get("return_to") == "console":
+            return _console_refusal(app, exc, _then(request, app))
         return _answer(exc)
     response = RedirectResponse(url, status_code=302)
     response.set_cookie(
@@ -172,18 +177,69 @@ async def callback(request: Request, app: AppContext) -> Response:
     try:
         response = await _finish(request, app)
     except GoosukeError as exc:  # SignInError, or ServiceUnavailable while the hub starts
-        return _answer(exc)
+        then = _then_of(request.cookies.get(COOKIE), app)
+        if then is None:
+            return _answer(exc)
+        return _console_refusal(app, exc, then)
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
     return response
 
 
-async def _to_console(app: AppContext, user: User) -> Response:
-    """The console's ending of a sign-in: a console session (its cookie) and a redirect to the dashboard."""
-    from hub.console.render import SESSION_COOKIE, cookie_path, prefix, secure  # the console is optional
+def _then(request: Request, app: AppContext) -> str:
+    """Where the sign-in ends: ``""`` (a token as JSON), or ``console:<page>`` (a console page, kept inside
+    the console by the same check as the console's own sign-in)."""
+    if request.query_params.get("return_to") != "console":
+        return ""
+    from hub.console.render import View  # the console is optional
+
+    return "console:" + View.of(request, app).safe_next(request.query_params.get("next"))
+
+
+def _then_of(value: str | None, app: AppContext) -> str | None:
+    """A failed sign-in's console page to return to, read from its cookie even once it has expired (the
+    signature still checked), or None when it was not a console sign-in or the cookie cannot be trusted."""
+    if not value or app.verifier is None:
+        return None
+    try:
+        claims = jwt.decode(
+            value, app.verifier.key, algorithms=["HS256"], audience=COOKIE_AUDIENCE, options={"verify_exp": False}
+        )
+    except jwt.PyJWTError:
+        return None
+    then = str(claims.get("rt") or "")
+    return then if then.startswith("console") else None
+
+
+def _console_page(app: AppContext, then: str) -> str:
+    from hub.console.render import prefix  # the console is optional
+
+    page = then.removeprefix("console").removeprefix(":")
+    return page or f"{prefix(app.settings)}/ui"
+
+
+def _console_refusal(app: AppContext, exc: GoosukeError, then: str) -> Response:
+    """A console sign-in that failed: back to the console's sign-in page, which names the reason."""
+    from hub.console.render import prefix  # the console is optional
+
+    reason = exc.reason if isinstance(exc, SignInError) else "unavailable"
+    if exc.status >= 500:
+        logger.warning("OIDC sign-in failed (%s): %s", reason, exc.message)
+    query = urlencode({"oidc": reason, "next": _console_page(app, then)})
+    response = RedirectResponse(
+        f"{prefix(app.settings)}/ui/signin?{query}", status_code=303, headers={"Cache-Control": "no-store"}
+    )
+    response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    return response
+
+
+async def _to_console(app: AppContext, user: User, then: str) -> Response:
+    """The console's ending of a sign-in: a console session (its cookie) and a redirect to the page that sent
+    the browser to sign in (the dashboard when none did)."""
+    from hub.console.render import SESSION_COOKIE, cookie_path, secure  # the console is optional
     from hub.console.sessions import open_session
 
     value = await open_session(app, user)
-    response = RedirectResponse(f"{prefix(app.settings)}/ui", status_code=303, headers={"Cache-Control": "no-store"})
+    response = RedirectResponse(_console_page(app, then), status_code=303, headers={"Cache-Control": "no-store"})
     response.set_cookie(
         SESSION_COOKIE,
         value,
@@ -241,7 +297,7 @@ async def _finish(request: Request, app: AppContext) -> Response:
                 session, call, "auth.oidc_sign_in", f"user:{user.username}", issuer=identity.issuer, created=created
             )
             await session.flush()
-            if pending.then == "console":
+            if pending.then.startswith("console"):
                 body = None
             else:
                 token, ttl = verifier.issue(user)
@@ -257,5 +313,5 @@ async def _finish(request: Request, app: AppContext) -> Response:
             409, "Sign-in clashed", f"Another sign-in of this account was under way. {RESTART}", "conflict"
         ) from None
     if body is None:  # the transaction is committed: the console session can name the user
-        return await _to_console(app, user)
+        return await _to_console(app, user, pending.then)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
