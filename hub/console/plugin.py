@@ -17,7 +17,16 @@ from urllib.parse import urlencode, urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from hub.console import events, pages, pages_admin, pages_extensions, pages_history, pages_templates, pages_triggers
+from hub.console import (
+    events,
+    pages,
+    pages_admin,
+    pages_extensions,
+    pages_history,
+    pages_run,
+    pages_templates,
+    pages_triggers,
+)
 from hub.console.i18n import COOKIE as LANG_COOKIE
 from hub.console.i18n import EN, LANGUAGES
 from hub.console.render import PRE_COOKIE, SESSION_COOKIE, View, cookie_path, prefix, secure
@@ -255,6 +264,12 @@ _templates_back = lambda view: view.url("/templates")  # noqa: E731
 page("/ui/templates", pages_templates.templates)
 page("/ui/templates/-new", pages_templates.template_new, methods=["GET", "POST"], back=_templates_back)
 page("/ui/templates/-draft", pages_templates.template_draft, methods=["POST"], back=_templates_back)
+page(
+    "/ui/templates/{name}/run",
+    pages_run.template_run,
+    methods=["GET", "POST"],
+    back=lambda view: view.url(f"/templates/{view.request.path_params['name']}/run"),
+)
 page("/ui/templates/{name}/diff", pages_history.template_diff)
 page(
     "/ui/templates/{name}",

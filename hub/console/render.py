@@ -56,7 +56,16 @@ def when(value: object) -> str:
     return text[:19] + " UTC"
 
 
+def started_by(trigger: object) -> str:
+    """An execution's ``kind:actor`` as people read it: ``webhook gh``, not ``webhook:webhook:gh`` (a
+    trigger's actor names its kind again)."""
+    kind, _, actor = str(trigger or "").partition(":")
+    actor = actor.removeprefix(f"{kind}:")
+    return f"{kind} {actor}" if actor and actor != kind else kind
+
+
 ENV.filters["when"] = when
+ENV.filters["started_by"] = started_by
 
 
 def prefix(settings: Settings) -> str:

@@ -22,6 +22,15 @@ EN: dict[str, str] = {
     "oidc.other": "the hub could not finish it.",
     "ex.manual": "by hand",
     "th.actions": "Actions",
+    "run.title": "Run {name}",
+    "run.back": "Back to {name}",
+    "run.required": "(required)",
+    "run.visibility": "Who sees the run",
+    "run.vis.private": "only me",
+    "run.vis.team": "the template's team",
+    "run.vis.public": "everyone",
+    "run.submit": "Run",
+    "run.link": "Run",
 }
 
 JA: dict[str, str] = {
@@ -45,4 +54,13 @@ JA: dict[str, str] = {
     "oidc.other": "ハブが処理を完了できませんでした。",
     "ex.manual": "手動",
     "th.actions": "操作",
+    "run.title": "{name} を実行",
+    "run.back": "{name} に戻る",
+    "run.required": "(必須)",
+    "run.visibility": "実行を見られる人",
+    "run.vis.private": "自分だけ",
+    "run.vis.team": "テンプレートのチーム",
+    "run.vis.public": "全員",
+    "run.submit": "実行",
+    "run.link": "実行",
 }
