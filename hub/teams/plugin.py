@@ -120,6 +120,18 @@ def _seal(pending: Pending, key: str) -> str:
     return jwt.encode(claims, key, algorithm="HS256")
 
 
+def _claims(value: str, key: str, *, verify_exp: bool = True) -> dict[str, object]:
+    """The sign-in cookie's claims, its signature and audience checked (and its expiry unless told not to)."""
+    claims: dict[str, object] = jwt.decode(
+        value,
+        key,
+        algorithms=["HS256"],
+        audience=COOKIE_AUDIENCE,
+        options={"require": ["exp"], "verify_exp": verify_exp},
+    )
+    return claims
+
+
 def _unseal(value: str | None, key: str) -> Pending:
     if not value:
         raise SignInError(
@@ -129,7 +141,7 @@ def _unseal(value: str | None, key: str) -> Pending:
             "no_sign_in",
         )
     try:
-        claims = jwt.decode(value, key, algorithms=["HS256"], audience=COOKIE_AUDIENCE, options={"require": ["exp"]})
+        claims = _claims(value, key)
     except jwt.ExpiredSignatureError:
         raise SignInError(
             400,
@@ -201,9 +213,7 @@ def _then_of(value: str | None, app: AppContext) -> str | None:
     if not value or app.verifier is None:
         return None
     try:
-        claims = jwt.decode(
-            value, app.verifier.key, algorithms=["HS256"], audience=COOKIE_AUDIENCE, options={"verify_exp": False}
-        )
+        claims = _claims(value, app.verifier.key, verify_exp=False)
     except jwt.PyJWTError:
         return None
     then = str(claims.get("rt") or "")
